@@ -1,0 +1,191 @@
+"""Understand a question before searching: clean it, classify what it asks for, resolve follow-ups.
+
+The expected answer type (quantity, date, person, ...) steers which sentence is chosen, which span
+is cut from it, and whether the chosen sentence can answer at all: a `多少家` question whose best
+sentence holds no count of `家` is a near miss, not an answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+
+from qa.lexical import tokenize, words
+
+MAX_QUESTION_CHARS = 300
+
+QTYPES = (
+    "quantity",
+    "date",
+    "person",
+    "place",
+    "organization",
+    "list",
+    "reason",
+    "definition",
+    "other",
+)
+
+# Order matters: the first pattern that matches decides (`哪一年` is a date, not a `哪` place).
+_TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("date", re.compile(r"何时|什么时候|哪一?年|哪个?月|几月|哪一?天|几号|几日|何年|哪个时间|什么时间|when|what year", re.I)),
+    ("reason", re.compile(r"为什么|为何|什么原因|原因是|因为什么|什么目的|目的是|why", re.I)),
+    ("quantity", re.compile(r"多少|几[个家名位场项次件年万千百十所户人只台条种批届]?|多大|多高|多长|多重|多远|how many|how much", re.I)),
+    ("person", re.compile(r"谁|哪位|什么人|who", re.I)),
+    ("list", re.compile(r"哪些|哪几|which ones", re.I)),
+    ("place", re.compile(r"哪里|在哪|哪儿|什么地方|哪个地方|哪个?[省市县区镇村国]|where", re.I)),
+    ("organization", re.compile(r"哪家|哪个(机构|单位|部门|组织|商会|协会|公司|企业|中心|团体)|什么(机构|单位|部门|组织)|哪一?个?(商会|协会|部门|单位)", re.I)),
+    ("definition", re.compile(r"什么|啥|怎样的|怎么样的|如何|哪种|哪个|哪|what|how", re.I)),
+]
+
+# `哪些商会` asks for organisations, `哪些国家` for places: refine `list` by its head noun.
+_ORG_NOUNS = ("商会", "协会", "单位", "部门", "机构", "组织", "公司", "企业", "中心", "委员会", "律所", "事务所")
+
+_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|而|此外|其)|呢[？?]?$|^(它|他|她|该|其|这个|那个)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+_t2s = None
+_t2s_lock = threading.Lock()
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified Chinese (OpenCC tables), so lexical search matches the corpus."""
+    global _t2s
+    if _t2s is None:
+        with _t2s_lock:
+            if _t2s is None:
+                from opencc import OpenCC
+
+                _t2s = OpenCC("t2s")
+    return _t2s.convert(text)
+
+
+def is_chinese(text: str) -> bool:
+    """Whether most letters of `text` are CJK (decides how much to trust jieba/BM25)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return False
+    cjk = sum(1 for ch in letters if "\u3400" <= ch <= "\u9fff")
+    return cjk / len(letters) >= 0.3
+
+
+@dataclass
+class Question:
+    """A question ready for retrieval and answer extraction."""
+
+    raw: str
+    text: str  # cleaned, simplified, capped
+    qtype: str
+    chinese: bool
+    search_text: str  # what is embedded and tokenised (includes follow-up context)
+    tokens: list[str] = field(default_factory=list)  # BM25 tokens of search_text
+    terms: list[str] = field(default_factory=list)  # content words of this question
+    context_terms: list[str] = field(default_factory=list)  # words carried over from history
+    measure: str = ""  # classifier after 多少/几 (`家`, `人`, ...), for unit checks
+    head: str = ""  # noun the question asks about (`机制` in `什么机制`)
+    anchor: str = ""  # word just before the question word (`建立` in `建立什么机制`)
+    truncated: bool = False
+
+
+def clean(text: str) -> tuple[str, bool]:
+    """NFKC-fold, drop control characters, collapse whitespace, cap the length.
+
+    The cap keeps a pasted 20,000-character "question" from costing seconds of tokenising and
+    encoding; the first few hundred characters carry the question.
+    """
+    text = unicodedata.normalize("NFKC", text or "")
+    text = _CONTROL.sub(" ", text)
+    text = re.sub(r"\s+", " ", text).strip()
+    truncated = len(text) > MAX_QUESTION_CHARS
+    return text[:MAX_QUESTION_CHARS], truncated
+
+
+def classify(text: str) -> str:
+    """The expected answer type of a question, from its question words."""
+    for qtype, pat in _TYPE_PATTERNS:
+        if pat.search(text):
+            if qtype == "list" and _list_head_is_org(text):
+                return "list"
+            return qtype
+    return "other"
+
+
+def _list_head_is_org(text: str) -> bool:
+    m = re.search(r"哪些|哪几", text)
+    return bool(m) and any(text[m.end():].startswith(n) for n in _ORG_NOUNS)
+
+
+_QWORD = re.compile(
+    r"(多少|几|什么样的?|怎样的|怎么样的|哪一?些|哪一?个|哪家|哪位|哪几|哪|什么|谁)"
+)
+_MEASURES = "个家名位场项次件年月天元户人所村只台条种批届万亿千百倍层座间篇份起"
+
+
+def _parts(text: str) -> tuple[str, str, str]:
+    """(measure word, head noun, anchor word) around the question word."""
+    m = _QWORD.search(text)
+    if not m:
+        return "", "", ""
+    after = text[m.end():]
+    before = text[: m.start()]
+    measure = ""
+    if m.group(1) in ("多少", "几", "哪", "哪一个", "哪个", "哪些", "哪一些") and after[:1] and after[0] in _MEASURES:
+        measure = after[0]
+        after = after[1:]
+    head_words = words(re.split(r"[，,。？?！!；;：:]", after)[0]) if after else []
+    head = head_words[0] if head_words else ""
+    before_words = [w for w in words(before)]
+    anchor = before_words[-1] if before_words else ""
+    if m.group(1) in ("多少", "几") and not measure and head and head[0] in _MEASURES:
+        measure = head[0]
+    return measure, head, anchor
+
+
+def parse(raw: str, history: list[str] | None = None) -> Question:
+    """Clean and classify `raw`; an elliptical follow-up borrows the previous question's topic."""
+    text, truncated = clean(raw)
+    chinese = is_chinese(text)
+    simple = to_simplified(text) if chinese else text
+    qtype = classify(simple)
+    terms = words(simple)
+    search = simple
+    context_terms: list[str] = []
+    prev = _previous(history)
+    if prev and is_follow_up(simple):
+        prev_q = parse(prev)
+        if qtype == "other":
+            qtype = prev_q.qtype
+        context_terms = [t for t in prev_q.terms if t not in terms]
+        search = f"{prev_q.text} {simple}"
+    measure, head, anchor = _parts(simple)
+    return Question(
+        raw=raw,
+        text=simple,
+        qtype=qtype,
+        chinese=chinese,
+        search_text=search,
+        tokens=tokenize(search),
+        terms=terms,
+        context_terms=context_terms,
+        measure=measure,
+        head=head,
+        anchor=anchor,
+        truncated=truncated,
+    )
+
+
+def _previous(history: list[str] | None) -> str:
+    for h in reversed(history or []):
+        if isinstance(h, str) and h.strip():
+            return h
+    return ""
+
+
+def is_follow_up(text: str) -> bool:
+    """`工业总产值呢？`, `那北仑呢`, `它成立于哪一年`: a question that leans on the last one."""
+    core = re.sub(r"[？?！!。.\s]", "", text)
+    if not core:
+        return False
+    return bool(_FOLLOW_UP.search(text)) or len(core) <= 4

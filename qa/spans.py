@@ -1,0 +1,422 @@
+"""Cut the minimal answering span out of a chosen sentence, by the question's expected type.
+
+Every span is a slice of the sentence (offsets, never rewritten text). Each extractor proposes
+candidates; candidates that merely repeat the question are dropped, and the one nearest the
+question's own words wins. `None` means no typed span fits, and the caller shows the sentence.
+The same extractors tell the answer chooser whether a sentence holds what the question asks for
+at all (a `多少家` question needs a count of `家`), which is what separates a near miss from an
+answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+from qa.question import Question
+
+_pseg = None
+_pseg_lock = threading.Lock()
+
+
+def _pos(text: str) -> list[tuple[str, str, int, int]]:
+    """jieba POS tokens as (word, flag, start, end)."""
+    global _pseg
+    if _pseg is None:
+        with _pseg_lock:
+            if _pseg is None:
+                import jieba.posseg
+
+                from qa.lexical import _get_jieba
+
+                _get_jieba()
+                _pseg = jieba.posseg
+    out, pos = [], 0
+    for w, f in _pseg.lcut(text):
+        out.append((w, f, pos, pos + len(w)))
+        pos += len(w)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int
+    end: int
+    strength: float = 1.0  # how well the span fits the question (unit match, role match, ...)
+
+
+# ---------------------------------------------------------------------------- quantities
+
+_CN_NUM = "零〇一二两三四五六七八九十百千万亿"
+_UNITS = (
+    "万元|亿元|千元|美元|平方米|平方公里|公里|公顷|千克|小时|分钟|个百分点|"
+    "[个家名位场项次件元户人所村只台条种批届倍层座间篇份起吨亩米岁天年斤]"
+)
+_QUANT_RE = re.compile(
+    r"(?:约|近|超过|超|逾|达到|达|共计|共|累计|总计|合计|不到|不足|仅|将近|接近|高达|多达|至少|最多|上)?"
+    r"(?P<num>\d+(?:[.,]\d+)*|[" + _CN_NUM + r"]{1,6})"
+    r"(?P<mag>[万亿千百]*)(?:多|余)?"
+    r"(?P<unit>%|％|" + _UNITS + r")?(?:多|余|以上|左右)?"
+)
+_SHORT_NOUN_AFTER = re.compile(r"[\u4e00-\u9fff]{2}")
+_MEASURE_OF = {"多大": "平方米|平方公里|公顷|亩|米"}
+
+
+def _quantities(sentence: str) -> list[tuple[int, int, str]]:
+    """Numbers with their qualifier and unit: `约3.2万人`, `近2000家`, `1004.53万元`, `五个方面`."""
+    out = []
+    for m in _QUANT_RE.finditer(sentence):
+        num, unit = m.group("num"), m.group("unit") or ""
+        if not num:
+            continue
+        chinese = not num[0].isdigit()
+        if chinese and not unit:
+            continue  # `一带一路`, `十佳`: numerals inside words
+        if unit == "年" or (not unit and re.match(r"年|月|日", sentence[m.end():m.end() + 1] or "")):
+            continue  # dates are not quantities
+        s, e = m.start(), m.end()
+        out.append((s, e, unit))
+    return out
+
+
+def quantity_span(sentence: str, q: Question) -> Span | None:
+    best: tuple[float, Span] | None = None
+    for s, e, unit in _quantities(sentence):
+        text = sentence[s:e]
+        if text in q.text:
+            continue
+        strength = 0.5
+        if q.measure:
+            if unit and unit.startswith(q.measure) or unit.endswith(q.measure):
+                strength = 1.0
+            elif unit and unit not in ("%", "％"):
+                strength = 0.1  # a count of something else: `300余万元` for `多少家`
+        elif unit:
+            strength = 0.8
+        # `五个方面`: a classifier followed by the question's own short noun belongs to it
+        nxt = sentence[e : e + 2]
+        if unit in ("个", "项", "种") and _SHORT_NOUN_AFTER.fullmatch(nxt or "") and nxt in q.text:
+            e += 2
+        score = strength + _nearness(sentence, s, e, q)
+        if best is None or score > best[0]:
+            best = (score, Span(s, e, strength))
+    return best[1] if best else None
+
+
+# ---------------------------------------------------------------------------- dates
+
+_DATE_RE = re.compile(
+    r"(?:(?:今年|去年|前年|明年|当年)|(?:\d{4}|[一二〇零三四五六七八九]{4})年(?:度)?)?"
+    r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}日|[一二三四五六七八九十]{1,3}日)?(?:[上中下]旬|底|初)?"
+    r"|(?:\d{4}(?:-\d{4})?|[一二〇零三四五六七八九]{4})年(?:度|初|底|末|以来)?"
+    r"|(?:今年|去年|前年|明年|当年)(?:初|底|以来)?"
+)
+
+
+def date_span(sentence: str, q: Question) -> Span | None:
+    wants_month = bool(re.search(r"几月|哪个?月", q.text))
+    wants_year = bool(re.search(r"哪一?年|何年", q.text))
+    best: tuple[float, Span] | None = None
+    for m in _DATE_RE.finditer(sentence):
+        s, e = m.span()
+        text = sentence[s:e]
+        if not text or text in q.text:
+            continue
+        strength = 0.8
+        if wants_month and "月" in text:
+            strength = 1.0
+            # `今年4月` for `几月`: the month is the answer
+            mm = re.search(r"(\d{1,2}|[一二三四五六七八九十]{1,3})月", text)
+            if mm and not re.search(r"\d{4}年", text):
+                s, e = s + mm.start(), s + mm.end()
+        elif wants_year and "年" in text:
+            strength = 1.0
+        elif re.fullmatch(r"(今年|去年|前年|明年|当年)", text):
+            strength = 0.5
+        score = strength + _nearness(sentence, s, e, q)
+        if best is None or score > best[0]:
+            best = (score, Span(s, e, strength))
+    return best[1] if best else None
+
+
+# ---------------------------------------------------------------------------- people
+
+ROLES = (
+    "副书记|书记|副主席|主席|副会长|会长|秘书长|副主任|主任|副部长|部长|副局长|局长|市长|县长|区长|省长|"
+    "董事长|总经理|经理|负责人|创始人|院长|校长|社长|总裁|理事长|处长|科长|常委|副团长|团长|合伙人|"
+    "委员|记者|专家|教授|主编|厂长|镇长|村支书|所长|站长|馆长|行长|执行长|主管"
+)
+_ROLE_RE = re.compile(ROLES)
+_NAME_AFTER_ROLE = re.compile(
+    r"(?:" + ROLES + r")(?P<name>[\u4e00-\u9fff]{2,3}?)"
+    r"(?=说|表示|认为|指出|介绍|如是说|强调|称|告诉|坦言|透露|主持|提出|希望|为|带领|等|出席|在|对|是|"
+    r"[，。、：；“”,（(）)\s]|$)"
+)
+
+
+def person_span(sentence: str, q: Question) -> Span | None:
+    asked = set(_ROLE_RE.findall(q.text))
+    best: tuple[float, Span] | None = None
+    for m in _NAME_AFTER_ROLE.finditer(sentence):
+        s, e = m.span("name")
+        name = sentence[s:e]
+        if name in q.text or _ROLE_RE.fullmatch(name):
+            continue
+        role = sentence[m.start() : s]
+        strength = 1.0 if role in asked else (0.3 if asked else 0.7)
+        score = strength + _nearness(sentence, s, e, q)
+        if best is None or score > best[0]:
+            best = (score, Span(s, e, strength))
+    if best is None:
+        for w, f, s, e in _pos(sentence):
+            if f == "nr" and len(w) >= 2 and w not in q.text:
+                return Span(s, e, 0.3 if asked else 0.5)
+    return best[1] if best else None
+
+
+# ---------------------------------------------------------------------------- noun phrases
+
+_NOMINAL = {"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "vn", "an", "b", "l", "i", "eng", "m", "q", "s", "f", "ng", "zg", "x?"}
+_ORG_SUFFIX = re.compile(
+    r"(商会|协会|联合会|工商联|委员会|中心|公司|集团|银行|局|院|所|部|办|厅|社|团|站|学院|大学|"
+    r"学校|基金会|联盟|超市|律所|政府|部门|单位|机构|组织|企业|总会|平台)$"
+)
+
+
+def _nominal_runs(sentence: str) -> list[tuple[int, int]]:
+    """Maximal runs of noun-like tokens (quotes kept inside), e.g. `区金融服务发展中心`."""
+    runs, start, end = [], None, None
+    in_quote = False
+    for w, f, s, e in _pos(sentence):
+        if w in "“「":
+            in_quote = True
+        nominal = f in _NOMINAL or in_quote or w in "“”「」"
+        if w in "”」":
+            in_quote = False
+        if nominal and not re.fullmatch(r"[，。、；：,.;:！？!?（）()\s]+", w):
+            if start is None:
+                start = s
+            end = e
+        else:
+            if start is not None:
+                runs.append((start, end))
+            start = None
+    if start is not None:
+        runs.append((start, end))
+    return runs
+
+
+def organization_span(sentence: str, q: Question) -> Span | None:
+    wanted = q.head if q.head and _ORG_SUFFIX.search(q.head) else ""
+    best: tuple[float, Span] | None = None
+    for s, e in _nominal_runs(sentence):
+        text = sentence[s:e]
+        m = None
+        # the run may carry trailing words after the organisation; cut at the last org suffix
+        for m2 in re.finditer(_ORG_SUFFIX.pattern[:-1], text):
+            m = m2
+        if m is None:
+            continue
+        e = s + m.end()
+        text = sentence[s:e].strip("“”")
+        if len(text) < 2 or text in q.text or q.text.find(text) >= 0:
+            continue
+        strength = 1.0 if wanted and text.endswith(wanted) else 0.7
+        score = strength + _nearness(sentence, s, e, q)
+        if best is None or score > best[0]:
+            best = (score, Span(s, e, strength))
+    return best[1] if best else None
+
+
+def place_span(sentence: str, q: Question) -> Span | None:
+    best: tuple[float, Span] | None = None
+    toks = _pos(sentence)
+    i = 0
+    while i < len(toks):
+        if toks[i][1] == "ns":
+            j = i
+            while j + 1 < len(toks) and toks[j + 1][1] in ("ns",):
+                j += 1
+            s, e = toks[i][2], toks[j][3]
+            text = sentence[s:e]
+            if text not in q.text:
+                score = 0.8 + _nearness(sentence, s, e, q)
+                if best is None or score > best[0]:
+                    best = (score, Span(s, e, 0.8))
+            i = j + 1
+        else:
+            i += 1
+    return best[1] if best else None
+
+
+# ---------------------------------------------------------------------------- lists
+
+_SEP = re.compile(r"、|以及|及|和|与")
+_STOP_RIGHT = {"等", "等等", "在内", "为", "作为"}
+
+
+def list_span(sentence: str, q: Question) -> Span | None:
+    """An enumeration joined by `、` (and a final `和`/`及`), bounded by the words around it."""
+    best: tuple[float, Span] | None = None
+    toks = _pos(sentence)
+    for clause in re.finditer(r"[^，。；：！？,;:!?]+", sentence):
+        cs, ce = clause.span()
+        if "、" not in sentence[cs:ce]:
+            continue
+        first = sentence.index("、", cs)
+        last_sep = max(
+            (m for m in _SEP.finditer(sentence, cs, ce)), key=lambda m: m.start()
+        )
+        # walk left from the first separator over noun-like tokens
+        start = first
+        for w, f, s, e in reversed([t for t in toks if cs <= t[2] and t[3] <= first]):
+            if f in ("v", "p", "c", "d", "u", "r", "ul", "uj", "ad", "vd") and start < first:
+                break
+            if f in ("v", "p", "c", "d", "u", "r", "ul", "uj") and start == first and len(w) > 0:
+                break
+            start = s
+        # walk right from the last separator: at least one word, then noun-like words
+        end = last_sep.end()
+        for w, f, s, e in [t for t in toks if t[2] >= last_sep.end() and t[3] <= ce]:
+            if w in _STOP_RIGHT or (end > last_sep.end() and f in ("v", "p", "c", "d", "u", "uj", "ul", "r")):
+                break
+            end = e
+        if end <= start:
+            continue
+        text = sentence[start:end]
+        overlap = sum(1 for t in q.terms if t in text) / max(len(q.terms), 1)
+        score = 1.0 - overlap + _nearness(sentence, start, end, q)
+        if best is None or score > best[0]:
+            best = (score, Span(start, end, 1.0 - overlap))
+    return best[1] if best else None
+
+
+# ---------------------------------------------------------------------------- reasons
+
+_REASON_MARK = re.compile(r"因为|由于|旨在|为了|目的是|原因是|是为了")
+
+
+def reason_span(sentence: str, q: Question) -> Span | None:
+    body_end = len(sentence.rstrip("。！？；!?;”’ "))
+    m = _REASON_MARK.search(sentence)
+    if m and m.end() < body_end:
+        clause_end = re.search(r"[。；！？]", sentence[m.end():])
+        end = m.end() + clause_end.start() if clause_end else body_end
+        return Span(m.end(), end, 1.0)
+    clauses = [c.span() for c in re.finditer(r"[^，,；;。！？]+", sentence[:body_end])]
+    if len(clauses) < 2:
+        return None
+    overlaps = [sum(1 for t in q.terms + q.context_terms if t in sentence[s:e]) for s, e in clauses]
+    anchor = max(range(len(clauses)), key=lambda i: overlaps[i])
+    others = [i for i in range(len(clauses)) if overlaps[i] < overlaps[anchor]]
+    if not others:
+        return None
+    # the clause right before the one that restates the question is its cause
+    pick = min(others, key=lambda i: (abs(i - anchor), i > anchor))
+    s, e = clauses[pick]
+    return Span(s, e, 0.6)
+
+
+# ---------------------------------------------------------------------------- definitions
+
+
+def definition_span(sentence: str, q: Question) -> Span | None:
+    """`建立什么机制` -> `信息互通机制`; `什么工作理念` -> `“有为才有位”`; `举行了什么签约` -> ...
+
+    The question's noun after `什么` (its head) and the word before it (its anchor) bracket the
+    answer in the sentence.
+    """
+    head_at = _find_head(sentence, q)
+    anchor_at = sentence.find(q.anchor) if q.anchor else -1
+    if head_at is not None:
+        hs, he = head_at
+        before = sentence[:hs]
+        quoted = re.search(r"“([^“”]{1,60})”的?$", before)
+        if quoted:
+            return Span(quoted.start(), quoted.start() + len(quoted.group(0).rstrip("的")), 1.0)
+        if 0 <= anchor_at < hs:
+            s = anchor_at + len(q.anchor)
+            while s < hs and sentence[s] in "了着过":
+                s += 1
+            if hs - s <= 60 and not re.search(r"[，。；]", sentence[s:hs]):
+                return Span(s, he, 1.0)
+        # noun-like words right before the head
+        runs = [r for r in _nominal_runs(sentence) if r[0] <= hs < r[1] or r[1] == hs]
+        if runs:
+            s = runs[0][0]
+            if s < hs:
+                return Span(s, he, 0.8)
+    if anchor_at >= 0:
+        after = sentence[anchor_at + len(q.anchor):]
+        quoted = re.match(r"[了着过]?(“[^“”]{1,60}”)", after)
+        if quoted:
+            s = anchor_at + len(q.anchor) + quoted.start(1)
+            return Span(s, s + len(quoted.group(1)), 0.9)
+    return None
+
+
+def _find_head(sentence: str, q: Question) -> tuple[int, int] | None:
+    """Longest prefix of the words after the question word that occurs in the sentence."""
+    m = re.search(r"(什么样的?|怎样的|怎么样的|什么|哪种|哪个|哪些|哪家)", q.text)
+    if not m:
+        return None
+    from qa.lexical import words
+
+    after = re.split(r"[，,。？?！!；;：:]", q.text[m.end():])[0]
+    ws = words(after)
+    for k in range(len(ws), 0, -1):
+        phrase = "".join(ws[:k])
+        at = after.find(phrase)
+        if at < 0:
+            continue
+        pos = sentence.find(phrase)
+        if pos >= 0:
+            return pos, pos + len(phrase)
+    return None
+
+
+# ---------------------------------------------------------------------------- dispatch
+
+
+def _nearness(sentence: str, s: int, e: int, q: Question) -> float:
+    """0..0.5: how close the candidate sits to the question's words in the sentence."""
+    best = None
+    for t in q.terms + q.context_terms:
+        for m in re.finditer(re.escape(t), sentence):
+            d = m.start() - e if m.start() >= e else s - m.end() if m.end() <= s else 0
+            d = max(d, 0)
+            best = d if best is None else min(best, d)
+    if best is None:
+        return 0.0
+    return 0.5 / (1.0 + best / 4.0)
+
+
+_EXTRACTORS = {
+    "quantity": quantity_span,
+    "date": date_span,
+    "person": person_span,
+    "place": place_span,
+    "organization": organization_span,
+    "list": list_span,
+    "reason": reason_span,
+    "definition": definition_span,
+}
+
+
+def extract(sentence: str, q: Question) -> Span | None:
+    """The best typed span of `sentence` for `q`, or None (show the whole sentence)."""
+    fn = _EXTRACTORS.get(q.qtype)
+    if fn is None:
+        return None
+    try:
+        span = fn(sentence, q)
+    except (ValueError, IndexError):
+        span = None
+    if span is None and q.qtype == "list":
+        span = organization_span(sentence, q) or place_span(sentence, q)
+    if span is None and q.qtype == "place":
+        span = organization_span(sentence, q)
+    if span is not None and not (0 <= span.start < span.end <= len(sentence)):
+        return None
+    return span

@@ -1,0 +1,137 @@
+"""The records that flow through seedqa: documents -> paragraphs -> chunks -> answers.
+
+They live in one module so that every layer (indexing, retrieval, answering, batch, UI) agrees on
+one shape, and so that the JSON a user sees (`seedqa ask --json`, the `/ask` API, batch rows) is
+produced in exactly one place: `Answer.to_json`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+REFUSAL = "资料中没有找到答案。"
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """A cleaned paragraph with enough provenance to cite `file:line` in the original file.
+
+    `breaks` maps character offsets in `text` to the original 1-based line they came from, as
+    sorted `(offset, line)` pairs; cleaning joins and drops characters, so a line range for any
+    slice of `text` must be looked up, not recomputed.
+    """
+
+    doc: str
+    title: str
+    text: str
+    line_start: int
+    line_end: int
+    section: int
+    is_heading: bool = False
+    breaks: tuple[tuple[int, int], ...] = ()
+
+    def line_of(self, offset: int) -> int:
+        """Original line of the character at `offset` in `text`."""
+        if not self.breaks:
+            return self.line_start
+        offsets = [b[0] for b in self.breaks]
+        i = bisect_right(offsets, max(offset, 0)) - 1
+        return self.breaks[max(i, 0)][1]
+
+    def lines_of(self, start: int, end: int) -> tuple[int, int]:
+        """Original inclusive line range of `text[start:end]`."""
+        return self.line_of(start), self.line_of(max(start, end - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of a chunk; `start`/`end` are its offsets in `Chunk.text`."""
+
+    text: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """The unit of retrieval: whole sentences of one section, packed to a target size.
+
+    `context` is the full paragraph(s) the chunk was cut from, shown when a user expands a source.
+    """
+
+    id: int
+    doc: str
+    title: str
+    text: str
+    line_start: int
+    line_end: int
+    sentences: tuple[Sentence, ...]
+    context: str = ""
+
+
+@dataclass(slots=True)
+class Citation:
+    """A numbered source passage behind an answer (or, for a refusal, a closest passage)."""
+
+    n: int
+    doc: str
+    title: str
+    line_start: int
+    line_end: int
+    text: str
+    score: float
+    context: str = ""
+    chunk_id: int = -1
+
+    def to_json(self) -> dict:
+        return {
+            "n": self.n,
+            "doc": self.doc,
+            "title": self.title,
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "text": self.text,
+            "score": round(float(self.score), 4),
+        }
+
+
+@dataclass(slots=True)
+class Answer:
+    """What `SeedQA.answer` returns and every way in presents.
+
+    `answer` is a verbatim sentence from citation `source` (or `REFUSAL` when `refused`);
+    `span` is the minimal part of `answer` that answers the question, at
+    `answer[span_start:span_end]` (the whole sentence when no tighter span fits).
+    `message` carries a user-facing note about the question itself (empty, cut to length, ...).
+    """
+
+    question: str
+    answer: str
+    refused: bool
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    span: str = ""
+    span_start: int = 0
+    span_end: int = 0
+    source: int | None = None
+    qtype: str = ""
+    message: str = ""
+
+    def to_json(self) -> dict:
+        """The stable object of `seedqa ask --json`, batch rows and the `/ask` API."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "confidence": round(float(self.confidence), 4),
+            "span": self.span,
+            "span_start": self.span_start,
+            "span_end": self.span_end,
+            "source": self.source,
+            "qtype": self.qtype,
+            "message": self.message,
+            "citations": [c.to_json() for c in self.citations],
+        }

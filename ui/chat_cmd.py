@@ -1,0 +1,124 @@
+"""`seedqa chat`: open the engine on a folder and serve the chat window in the browser.
+
+Registered on the main CLI group by `ui.cli` (`main.add_command(chat_cmd, "chat")`). Gradio and
+the engine are imported inside the command: `ui.cli` imports this module, and `seedqa ask` should
+not pay for importing a web framework. Option values are checked before the engine is opened, so
+a typo in `--auth` costs no index load.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from qa.errors import SeedQAError
+
+# Gradio and huggingface_hub read these at import time: set them before anything imports either,
+# so the app makes no outside calls (analytics, version checks, hub lookups).
+_OFFLINE_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_OFFLINE": "1",
+}
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """`USER:PASS` -> (user, pass); raises SeedQAError with a one-line fix otherwise."""
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user.strip() or not password:
+        raise SeedQAError(
+            f"--auth expects USER:PASS (both non-empty, e.g. --auth alice:s3cret), got {value!r}"
+        )
+    return user.strip(), password
+
+
+def parse_share_server(value: str | None) -> str | None:
+    """`HOST:PORT` of a self-hosted frp server, checked before anything starts."""
+    if value is None:
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SeedQAError(
+            f"--share-server expects HOST:PORT (e.g. frp.example.org:7000), got {value!r}"
+        )
+    return value
+
+
+def _fail(message: str) -> None:
+    """One line on stderr and exit 2: the user's input was wrong, nothing else happened."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command("chat")
+@click.option(
+    "--docs",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("seeds"),
+    show_default=True,
+    help="Folder of documents to answer from.",
+)
+@click.option(
+    "--index",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index folder (default: inside the docs folder; built on first use).",
+)
+@click.option("--model", default=None, help="Embedding model (default: the engine's).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port."
+)
+@click.option("--share", is_flag=True, help="Also ask Gradio for a temporary public link.")
+@click.option("--auth", default=None, metavar="USER:PASS", help="Require this login.")
+@click.option(
+    "--share-server",
+    default=None,
+    metavar="HOST:PORT",
+    help="Self-hosted frp server for --share instead of Gradio's.",
+)
+def chat_cmd(
+    docs: Path,
+    index: Path | None,
+    model: str | None,
+    host: str,
+    port: int,
+    share: bool,
+    auth: str | None,
+    share_server: str | None,
+) -> None:
+    """Chat with the documents in a browser: cited, verbatim answers."""
+    try:
+        login = parse_auth(auth)
+        server = parse_share_server(share_server)
+    except SeedQAError as e:
+        _fail(str(e))
+    if server and not share:
+        click.echo("Note: --share-server has no effect without --share.", err=True)
+    for key, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+    from ui.app import build_app, launch
+    from ui.cli import open_engine
+
+    try:
+        engine = open_engine(docs, index, model)
+        app = build_app(engine)
+    except SeedQAError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    try:
+        launch(app, host=host, port=port, share=share, auth=login, share_server=server)
+    except OSError:  # Gradio's message suggests env vars; the CLI has --port
+        click.echo(
+            f"Error: cannot serve on {host}:{port} (port in use or address not available); "
+            "choose another with --port.",
+            err=True,
+        )
+        sys.exit(1)

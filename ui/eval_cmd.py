@@ -1,0 +1,99 @@
+"""`seedqa eval`: score the engine on a gold question file and write a report folder.
+
+Registered on the main CLI group by `ui.cli` (`main.add_command(eval_cmd, "eval")`); `open_engine`
+is imported inside the command because `ui.cli` imports this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qa.errors import SeedQAError
+from qa.retrieve import MODES
+
+
+def parse_modes(mode: str | None, compare: str | None) -> list[str]:
+    """The modes to run, in order: `--compare a,b,c`, else `--mode`, else hybrid."""
+    if mode and compare:
+        raise click.UsageError("use --mode or --compare, not both")
+    if not compare:
+        return [mode or "hybrid"]
+    modes = list(dict.fromkeys(m.strip().lower() for m in compare.split(",") if m.strip()))
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise click.BadParameter(
+            f"{', '.join(bad) or 'nothing'} is not a mode; give a comma-separated list of "
+            f"{', '.join(MODES)}",
+            param_hint="--compare",
+        )
+    return modes
+
+
+@click.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--docs",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("seeds"),
+    show_default=True,
+    help="Folder of documents to answer from.",
+)
+@click.option(
+    "--index",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index folder (default: inside the docs folder).",
+)
+@click.option("--model", default=None, help="Embedding model (default: the engine's).")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval-out"),
+    show_default=True,
+    help="Folder for report.json, report.md, results.csv and the plots.",
+)
+@click.option("--mode", type=click.Choice(MODES), default=None, help="Retrieval mode [hybrid].")
+@click.option("--compare", default=None, metavar="MODE,MODE,...", help="Run several modes.")
+@click.option("--top-k", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--progress/--no-progress", default=True, help="Progress bars on stderr.")
+def eval_cmd(
+    file: Path,
+    docs: Path,
+    index: Path | None,
+    model: str | None,
+    out_dir: Path,
+    mode: str | None,
+    compare: str | None,
+    top_k: int,
+    progress: bool,
+) -> None:
+    """Answer the questions of FILE (JSONL with id, question, answers) and score the answers.
+
+    Prints the overall table (one column per mode) and writes the report folder. Gold answers
+    are read for scoring only; the engine is given each question's text alone.
+    """
+    from ui.cli import open_engine
+
+    from qa.evaluate import evaluate, load_gold
+    from qa.report import overall_table, write_report
+
+    modes = parse_modes(mode, compare)
+    try:
+        load_gold(file)  # a bad gold file should fail before the model loads, not after
+        engine = open_engine(docs, index, model)
+        report = evaluate(
+            engine,
+            file,
+            modes,
+            top_k=top_k,
+            progress=progress,
+            settings={"docs": str(docs), "index": str(index) if index else None, "model": model},
+        )
+        paths = write_report(report, out_dir)
+    except SeedQAError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(overall_table(report))
+    click.echo(f"\nwrote {', '.join(str(p) for p in paths.values())}")

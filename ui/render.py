@@ -1,0 +1,185 @@
+"""Turn `Answer`s into the HTML the chat window shows, treating every document and user string as
+untrusted text.
+
+Documents are arbitrary files and questions are typed by whoever has the link, so nothing from
+either may become markup. Everything they contain goes through `text()`, which HTML-escapes it and
+also replaces the characters Markdown, KaTeX and Gradio's custom-tag handling react to with
+numeric character references: the Chatbot is configured not to run Markdown at all, but if a later
+Gradio or a changed setting did, `[x](http://evil)` would still stay text. References render as
+the very same characters, so a reader sees the document exactly as written.
+
+Only this module writes tags, and only fixed ones (`mark`, `details`, `span`, ...) with constant
+class names, so the output survives Gradio's HTML sanitizer unchanged.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from qa.types import REFUSAL, Answer, Citation
+
+# Characters that mean something to Markdown (links, emphasis, code, headings, tables, lists),
+# to KaTeX (`$`) or to a template engine (`{}`), beyond the five html.escape already handles.
+_MARKDOWN_SIGNIFICANT = "\\`*_{}[]()#+-!|~$:"
+_ENTITY = {ord(c): f"&#{ord(c)};" for c in _MARKDOWN_SIGNIFICANT}
+
+EMPTY_SOURCES = (
+    '<div class="sq-sources sq-empty">'
+    '<div class="sq-sources-head">出处</div>'
+    '<p class="sq-hint">提问后，这里会列出答案所引用的段落：文件、行号、相关度，'
+    "点击“展开完整段落”可查看上下文。</p></div>"
+)
+
+
+def text(s: object) -> str:
+    """Escape untrusted text so that HTML, Markdown and LaTeX renderers all show it literally."""
+    return html.escape(str(s), quote=True).translate(_ENTITY)
+
+
+def location(c: Citation) -> str:
+    """`file:12-15` (or `file:12` for one line): the form a reader can open in an editor."""
+    if c.line_end and c.line_end != c.line_start:
+        return f"{c.doc}:{c.line_start}-{c.line_end}"
+    return f"{c.doc}:{c.line_start}"
+
+
+def _marker(n: int) -> str:
+    return f'<span class="sq-cite">[{n}]</span>'
+
+
+def highlight(passage: str, sentence: str, span: str = "") -> str:
+    """Escaped `passage` with `sentence` underlined and `span` inside it marked.
+
+    The engine returns the answer as a verbatim sentence but does not say where in the passage it
+    sits, so it is found by search; when it is not there (a different passage, or text that was
+    normalised differently) the span alone is looked for, and failing that the passage is shown
+    plain rather than guessing.
+    """
+    if sentence:
+        at = passage.find(sentence)
+        if at >= 0:
+            end = at + len(sentence)
+            return (
+                text(passage[:at])
+                + '<span class="sq-hit">'
+                + _marked(sentence, span)
+                + "</span>"
+                + text(passage[end:])
+            )
+    if span:
+        at = passage.find(span)
+        if at >= 0:
+            end = at + len(span)
+            return text(passage[:at]) + "<mark>" + text(span) + "</mark>" + text(passage[end:])
+    return text(passage)
+
+
+def _marked(sentence: str, span: str, start: int | None = None, end: int | None = None) -> str:
+    """Escaped `sentence` with `sentence[start:end]` (or the first occurrence of `span`) marked."""
+    if start is None or end is None or not (0 <= start < end <= len(sentence)):
+        start = sentence.find(span) if span else -1
+        end = start + len(span)
+    if start < 0 or end <= start:
+        return text(sentence)
+    return (
+        text(sentence[:start])
+        + "<mark>"
+        + text(sentence[start:end])
+        + "</mark>"
+        + text(sentence[end:])
+    )
+
+
+def question_html(question: str) -> str:
+    """A user's message as the Chatbot shows it: their text, never their markup."""
+    return f'<div class="sq-question">{text(question)}</div>'
+
+
+def answer_html(a: Answer) -> str:
+    """One bot message: the answer sentence with its span marked and its citation markers.
+
+    A refusal says so in the same words the CLI uses and points at the closest passages, so the
+    reader can check for themselves instead of trusting the refusal blindly.
+    """
+    parts: list[str] = ['<div class="sq-answer">']
+    if a.message:
+        parts.append(f'<p class="sq-note">{text(a.message)}</p>')
+    if a.refused:
+        parts.append(f'<p class="sq-text sq-refused">{text(a.answer or REFUSAL)}</p>')
+        if a.citations:
+            markers = " ".join(_marker(c.n) for c in a.citations)
+            parts.append(f'<p class="sq-meta">最接近的段落（仅供参考）：{markers}</p>')
+    else:
+        sentence = _marked(a.answer, a.span, a.span_start, a.span_end)
+        source = a.source if a.source is not None else (a.citations[0].n if a.citations else None)
+        marker = f" {_marker(source)}" if source is not None else ""
+        parts.append(f'<p class="sq-text">{sentence}{marker}</p>')
+        cited = next((c for c in a.citations if c.n == source), None)
+        meta: list[str] = []
+        if cited is not None:
+            meta.append(f"出处 {_marker(cited.n)} <code>{text(location(cited))}</code>")
+        others = [c.n for c in a.citations if c.n != source]
+        if others:
+            meta.append("另见 " + " ".join(_marker(n) for n in others))
+        meta.append(f"置信度 {a.confidence:.2f}")
+        parts.append(f'<p class="sq-meta">{" · ".join(meta)}</p>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def error_html(message: str) -> str:
+    """A failure the user can act on, shown in the conversation instead of a traceback."""
+    return f'<div class="sq-answer"><p class="sq-text sq-error">出错了：{text(message)}</p></div>'
+
+
+def pending_html() -> str:
+    """Placeholder while the engine works, so Enter visibly did something."""
+    return '<div class="sq-answer"><p class="sq-text sq-pending">正在查找资料…</p></div>'
+
+
+def sources_html(a: Answer | None) -> str:
+    """The sources panel for the latest answer: every passage with where it is and how close it
+    scored, the answer marked inside the passage it came from, and the full paragraph folded away
+    so the list stays short but the context is one click away."""
+    if a is None:
+        return EMPTY_SOURCES
+    if not a.citations:
+        return (
+            '<div class="sq-sources"><div class="sq-sources-head">出处</div>'
+            '<p class="sq-hint">没有检索到相关段落。</p></div>'
+        )
+    head = "最接近的段落" if a.refused else "出处"
+    items: list[str] = []
+    for c in a.citations:
+        is_source = not a.refused and c.n == a.source
+        sentence = a.answer if is_source else ""
+        span = a.span if is_source else ""
+        body = highlight(c.text, sentence, span)
+        context = c.context or c.text
+        ctx = highlight(context, sentence, span)
+        cls = "sq-src sq-src-main" if is_source else "sq-src"
+        title = f'<span class="sq-title">{text(c.title)}</span>' if c.title else ""
+        items.append(
+            f'<div class="{cls}" data-n="{c.n}">'
+            f'<div class="sq-src-top">{_marker(c.n)}{title}'
+            f'<span class="sq-score">相关度 {float(c.score):.2f}</span></div>'
+            f'<div class="sq-loc"><code>{text(location(c))}</code></div>'
+            f'<div class="sq-src-text">{body}</div>'
+            f'<details class="sq-more"><summary>展开完整段落</summary>'
+            f'<div class="sq-context">{ctx}</div></details>'
+            "</div>"
+        )
+    return (
+        f'<div class="sq-sources"><div class="sq-sources-head">{head}'
+        f'<span class="sq-count">{len(a.citations)} 段</span></div>' + "".join(items) + "</div>"
+    )
+
+
+def history_messages(turns: Sequence[tuple[str, str]]) -> list[dict]:
+    """Chatbot value (openai-style messages) from (user_html, bot_html) pairs."""
+    out: list[dict] = []
+    for user, bot in turns:
+        out.append({"role": "user", "content": user})
+        out.append({"role": "assistant", "content": bot})
+    return out
