@@ -272,6 +272,21 @@ def _stdout_utf8() -> IO[str]:
     return out
 
 
+def check_paths(in_path: Path, out_path: Path | None) -> str:
+    """Validate a batch's input and output paths; returns the output format (".jsonl"/".csv").
+
+    Cheap and engine-free, so the CLI can call it before loading the model and fail in
+    milliseconds on a typo'd extension; `run_batch` calls it again anyway.
+    """
+    out_fmt = ".jsonl" if out_path is None else _check_suffix(out_path, OUTPUT_SUFFIXES, "output")
+    _check_suffix(in_path, INPUT_SUFFIXES, "question file")
+    if not in_path.is_file():
+        raise SeedQAError(f"cannot read {in_path}: no such file")
+    if out_path is not None and out_path.exists() and out_path.resolve() == in_path.resolve():
+        raise SeedQAError(f"{out_path}: the output would overwrite the input; choose another --out")
+    return out_fmt
+
+
 def run_batch(
     engine: Answerer,
     in_path: Path,
@@ -288,10 +303,8 @@ def run_batch(
     history is passed, so a row does not depend on the rows before it.
     """
     in_path, out_path = Path(in_path), None if out_path is None else Path(out_path)
-    out_fmt = ".jsonl" if out_path is None else _check_suffix(out_path, OUTPUT_SUFFIXES, "output")
+    out_fmt = check_paths(in_path, out_path)
     items = read_questions(in_path)
-    if out_path is not None and out_path.exists() and out_path.resolve() == in_path.resolve():
-        raise SeedQAError(f"{out_path}: the output would overwrite the input; choose another --out")
     total = _count_lines(in_path) - (1 if in_path.suffix.lower() == ".csv" else 0)
 
     if out_path is None:

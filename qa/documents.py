@@ -34,7 +34,7 @@ _CJK = (
 )
 _CJK_RE = re.compile(f"[{_CJK}]")
 # A space with a CJK character (or CJK punctuation) on both sides.
-_CJK_GAP = re.compile(f"(?<=[{_CJK}])[ \t\u3000]+(?=[{_CJK}])")
+_CJK_GAP = re.compile(f"(?<=[{_CJK}])[ \t\u3000]+(?=[{_CJK}0-9])|(?<=[{_CJK}0-9])[ \t\u3000]+(?=[{_CJK}])")
 _TERMINAL = "。！？；!?;…"
 _CLOSERS = "”’」』）)】》\"'"
 _CLOSED_RE = re.compile(
@@ -166,11 +166,12 @@ def _unjustify(line: str, multi_line: bool) -> str:
     line (a headline such as `强化自身建设 增强服务能力`) only a justified run is.
     """
     stripped = line.strip()
-    if multi_line or _is_justified(stripped):
+    justified = _is_justified(stripped)
+    if multi_line or justified:
         stripped = _CJK_GAP.sub("", stripped)
-        if _is_justified(stripped):
-            # digits/Latin glued into a justified CJK run: `会 2020 年` -> `会2020年`
-            stripped = re.sub(r"(?<=\S) (?=\S)", _gap_keeper(stripped), stripped)
+    if justified:
+        # digits glued into a justified CJK run: `会 2020 年 累 计` -> `会2020年累计`
+        stripped = re.sub(r"(?<=\S)[ \t\u3000]+(?=\S)", _gap_keeper(stripped), stripped)
     return stripped
 
 

@@ -59,7 +59,7 @@ def register_terms(texts) -> None:
             text = getattr(t, "text", t)
             for term in _QUOTED.findall(text):
                 if term not in _registered and not re.search(r"[，。、；：！？]", term):
-                    jieba.add_word(term, freq=2000)
+                    jieba.add_word(term, freq=2000, tag="nz")
                     _registered.add(term)
 
 
@@ -74,6 +74,18 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
         if drop_stopwords and tok in STOPWORDS:
             continue
         out.append(tok)
+    return out
+
+
+def pos_tokens(text: str) -> list[tuple[str, str, int, int]]:
+    """jieba part-of-speech tokens as (word, flag, start, end) offsets into `text`."""
+    _get_jieba()
+    import jieba.posseg
+
+    out, pos = [], 0
+    for w, f in jieba.posseg.lcut(text):
+        out.append((w, f, pos, pos + len(w)))
+        pos += len(w)
     return out
 
 

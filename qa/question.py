@@ -12,7 +12,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 
-from qa.lexical import tokenize, words
+from qa.lexical import STOPWORDS, pos_tokens, tokenize, words
 
 MAX_QUESTION_CHARS = 300
 
@@ -32,9 +32,9 @@ QTYPES = (
 _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(r"何时|什么时候|哪一?年|哪个?月|几月|哪一?天|几号|几日|何年|哪个时间|什么时间|when|what year", re.I)),
     ("reason", re.compile(r"为什么|为何|什么原因|原因是|因为什么|什么目的|目的是|why", re.I)),
+    ("list", re.compile(r"哪些|哪几|which ones", re.I)),
     ("quantity", re.compile(r"多少|几[个家名位场项次件年万千百十所户人只台条种批届]?|多大|多高|多长|多重|多远|how many|how much", re.I)),
     ("person", re.compile(r"谁|哪位|什么人|who", re.I)),
-    ("list", re.compile(r"哪些|哪几|which ones", re.I)),
     ("place", re.compile(r"哪里|在哪|哪儿|什么地方|哪个地方|哪个?[省市县区镇村国]|where", re.I)),
     ("organization", re.compile(r"哪家|哪个(机构|单位|部门|组织|商会|协会|公司|企业|中心|团体)|什么(机构|单位|部门|组织)|哪一?个?(商会|协会|部门|单位)", re.I)),
     ("definition", re.compile(r"什么|啥|怎样的|怎么样的|如何|哪种|哪个|哪|what|how", re.I)),
@@ -82,6 +82,7 @@ class Question:
     search_text: str  # what is embedded and tokenised (includes follow-up context)
     tokens: list[str] = field(default_factory=list)  # BM25 tokens of search_text
     terms: list[str] = field(default_factory=list)  # content words of this question
+    weights: list[float] = field(default_factory=list)  # part-of-speech weight of each term
     context_terms: list[str] = field(default_factory=list)  # words carried over from history
     measure: str = ""  # classifier after 多少/几 (`家`, `人`, ...), for unit checks
     head: str = ""  # noun the question asks about (`机制` in `什么机制`)
@@ -106,15 +107,26 @@ def classify(text: str) -> str:
     """The expected answer type of a question, from its question words."""
     for qtype, pat in _TYPE_PATTERNS:
         if pat.search(text):
-            if qtype == "list" and _list_head_is_org(text):
-                return "list"
             return qtype
     return "other"
 
 
-def _list_head_is_org(text: str) -> bool:
-    m = re.search(r"哪些|哪几", text)
-    return bool(m) and any(text[m.end():].startswith(n) for n in _ORG_NOUNS)
+# Nouns name what must match (a missing `创始人` means the documents do not say); verbs and
+# adverbs are how the asker phrased it (`当成`, `打通`), often paraphrased in the documents.
+_POS_WEIGHT = {"n": 1.0, "nr": 1.2, "ns": 1.2, "nt": 1.2, "nz": 1.1, "j": 1.1, "eng": 1.0,
+               "vn": 0.8, "m": 0.8, "t": 0.8, "v": 0.5, "a": 0.4, "d": 0.2, "r": 0.2}
+
+
+def weighted_terms(text: str) -> tuple[list[str], list[float]]:
+    """Content words of `text` with a weight by part of speech."""
+    terms, weights = [], []
+    for w, flag, _s, _e in pos_tokens(text):
+        lw = w.lower()
+        if not w.strip() or lw in STOPWORDS or not re.search(r"\w", w):
+            continue
+        terms.append(lw)
+        weights.append(_POS_WEIGHT.get(flag, _POS_WEIGHT.get(flag[:1], 0.5)))
+    return terms, weights
 
 
 _QWORD = re.compile(
@@ -149,7 +161,7 @@ def parse(raw: str, history: list[str] | None = None) -> Question:
     chinese = is_chinese(text)
     simple = to_simplified(text) if chinese else text
     qtype = classify(simple)
-    terms = words(simple)
+    terms, weights = weighted_terms(simple)
     search = simple
     context_terms: list[str] = []
     prev = _previous(history)
@@ -168,6 +180,7 @@ def parse(raw: str, history: list[str] | None = None) -> Question:
         search_text=search,
         tokens=tokenize(search),
         terms=terms,
+        weights=weights,
         context_terms=context_terms,
         measure=measure,
         head=head,

@@ -11,33 +11,10 @@ answer.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 
+from qa.lexical import pos_tokens, words
 from qa.question import Question
-
-_pseg = None
-_pseg_lock = threading.Lock()
-
-
-def _pos(text: str) -> list[tuple[str, str, int, int]]:
-    """jieba POS tokens as (word, flag, start, end)."""
-    global _pseg
-    if _pseg is None:
-        with _pseg_lock:
-            if _pseg is None:
-                import jieba.posseg
-
-                from qa.lexical import _get_jieba
-
-                _get_jieba()
-                _pseg = jieba.posseg
-    out, pos = [], 0
-    for w, f in _pseg.lcut(text):
-        out.append((w, f, pos, pos + len(w)))
-        pos += len(w)
-    return out
-
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -60,7 +37,20 @@ _QUANT_RE = re.compile(
     r"(?P<unit>%|％|" + _UNITS + r")?(?:多|余|以上|左右)?"
 )
 _SHORT_NOUN_AFTER = re.compile(r"[\u4e00-\u9fff]{2}")
-_MEASURE_OF = {"多大": "平方米|平方公里|公顷|亩|米"}
+# `多大`/`面积` ask for an area, `多长`/`多远` a length, `多重` a weight: other numbers do not answer
+_DIMENSIONS = [
+    (re.compile(r"面积|多大"), r"平方米|平方公里|公顷|亩"),
+    (re.compile(r"多长|多远|长度|距离"), r"公里|米"),
+    (re.compile(r"多重|重量"), r"吨|千克|斤"),
+    (re.compile(r"多少钱|金额|资金|投资|产值|收入|费用"), r"万元|亿元|千元|美元|元"),
+]
+
+
+def _dimension(question: str) -> str | None:
+    for pat, units in _DIMENSIONS:
+        if pat.search(question):
+            return units
+    return None
 
 
 def _quantities(sentence: str) -> list[tuple[int, int, str]]:
@@ -87,7 +77,10 @@ def quantity_span(sentence: str, q: Question) -> Span | None:
         if text in q.text:
             continue
         strength = 0.5
-        if q.measure:
+        dims = _dimension(q.text)
+        if dims is not None:
+            strength = 1.0 if unit and re.fullmatch(dims, unit) else 0.1
+        elif q.measure:
             if unit and unit.startswith(q.measure) or unit.endswith(q.measure):
                 strength = 1.0
             elif unit and unit not in ("%", "％"):
@@ -169,7 +162,7 @@ def person_span(sentence: str, q: Question) -> Span | None:
         if best is None or score > best[0]:
             best = (score, Span(s, e, strength))
     if best is None:
-        for w, f, s, e in _pos(sentence):
+        for w, f, s, e in pos_tokens(sentence):
             if f == "nr" and len(w) >= 2 and w not in q.text:
                 return Span(s, e, 0.3 if asked else 0.5)
     return best[1] if best else None
@@ -177,10 +170,10 @@ def person_span(sentence: str, q: Question) -> Span | None:
 
 # ---------------------------------------------------------------------------- noun phrases
 
-_NOMINAL = {"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "vn", "an", "b", "l", "i", "eng", "m", "q", "s", "f", "ng", "zg", "x?"}
+_NOMINAL = {"n", "nr", "ns", "nt", "nz", "nrt", "nrfg", "j", "vn", "an", "b", "l", "i", "eng", "m", "q", "s", "f", "ng", "zg"}
 _ORG_SUFFIX = re.compile(
     r"(商会|协会|联合会|工商联|委员会|中心|公司|集团|银行|局|院|所|部|办|厅|社|团|站|学院|大学|"
-    r"学校|基金会|联盟|超市|律所|政府|部门|单位|机构|组织|企业|总会|平台)$"
+    r"学校|基金会|联盟|超市|律所|政府|部门|单位|机构|组织|企业|总会|工作部)$"
 )
 
 
@@ -188,7 +181,7 @@ def _nominal_runs(sentence: str) -> list[tuple[int, int]]:
     """Maximal runs of noun-like tokens (quotes kept inside), e.g. `区金融服务发展中心`."""
     runs, start, end = [], None, None
     in_quote = False
-    for w, f, s, e in _pos(sentence):
+    for w, f, s, e in pos_tokens(sentence):
         if w in "“「":
             in_quote = True
         nominal = f in _NOMINAL or in_quote or w in "“”「」"
@@ -207,8 +200,28 @@ def _nominal_runs(sentence: str) -> list[tuple[int, int]]:
     return runs
 
 
+# what a question's noun accepts as the end of an organisation's name
+_ORG_KIND = {
+    "部门": ("部", "处", "科", "室", "办", "局", "厅", "委"),
+    "单位": (),
+    "机构": (),
+    "组织": (),
+    "商会": ("商会", "总会"),
+    "协会": ("协会",),
+    "公司": ("公司", "集团"),
+    "企业": ("公司", "集团", "企业", "厂"),
+}
+
+
+def _org_fits(text: str, head: str) -> bool | None:
+    """Whether an organisation's name fits the noun asked about (None: the noun says nothing)."""
+    kinds = _ORG_KIND.get(head)
+    if kinds is None:
+        return text.endswith(head) if head and _ORG_SUFFIX.search(head) else None
+    return True if not kinds else text.endswith(kinds)
+
+
 def organization_span(sentence: str, q: Question) -> Span | None:
-    wanted = q.head if q.head and _ORG_SUFFIX.search(q.head) else ""
     best: tuple[float, Span] | None = None
     for s, e in _nominal_runs(sentence):
         text = sentence[s:e]
@@ -222,7 +235,8 @@ def organization_span(sentence: str, q: Question) -> Span | None:
         text = sentence[s:e].strip("“”")
         if len(text) < 2 or text in q.text or q.text.find(text) >= 0:
             continue
-        strength = 1.0 if wanted and text.endswith(wanted) else 0.7
+        fits = _org_fits(text, q.head)
+        strength = 1.0 if fits else (0.7 if fits is None else 0.3)
         score = strength + _nearness(sentence, s, e, q)
         if best is None or score > best[0]:
             best = (score, Span(s, e, strength))
@@ -231,7 +245,7 @@ def organization_span(sentence: str, q: Question) -> Span | None:
 
 def place_span(sentence: str, q: Question) -> Span | None:
     best: tuple[float, Span] | None = None
-    toks = _pos(sentence)
+    toks = pos_tokens(sentence)
     i = 0
     while i < len(toks):
         if toks[i][1] == "ns":
@@ -256,39 +270,100 @@ _SEP = re.compile(r"、|以及|及|和|与")
 _STOP_RIGHT = {"等", "等等", "在内", "为", "作为"}
 
 
+_NOUNISH = ("n", "vn", "j", "nz", "nt", "ns", "nr", "an", "eng")
+
+
+def _head_phrase(q: Question) -> str:
+    """The nouns right after `哪些`/`哪几` (`会议和培训` in `办了哪几场会议和培训`); empty when a
+    verb follows (`把哪些作为重点`), since then the question names no kind of item."""
+    m = re.search(r"(哪一?些|哪几)[个家名位场项次件种类批]?", q.text)
+    if not m:
+        return q.head
+    out = ""
+    for w, f, _s, _e in pos_tokens(q.text[m.end():]):
+        if f.startswith(_NOUNISH) or (out and w in ("和", "及", "与")):
+            out += w
+        else:
+            break
+    return out
+
+
+_PLACE_NOUNS = ("国家", "地区", "城市", "省份", "地方", "省", "市", "县", "国")
+
+
+def _item_fits(item: str, head: str) -> bool | None:
+    """Whether a list item is the kind of thing asked for (None: cannot tell)."""
+    if not head:
+        return None
+    if head in _PLACE_NOUNS:
+        return any(f == "ns" for _w, f, _s, _e in pos_tokens(item)) or item.endswith(_PLACE_NOUNS)
+    org = _org_fits(item, head)
+    if org is not None:
+        return org
+    return item.endswith(head) or item[-1:] in head or any(
+        head[i : i + 2] in item for i in range(len(head) - 1)
+    )
+
+
+_LIST_STOP = frozenset("v vd vg vi vq p c d u uj ul uz ug uv r rr rz x ad y e o".split())
+_CONNECTORS = ("和", "及", "以及", "与", "或")
+
+
+def _enumerations(sentence: str) -> list[tuple[int, int]]:
+    """(first, last) positions of the `、` of each enumeration: a new one starts where the text
+    between two `、` is long or says `等` (the first list has ended)."""
+    marks = [m.start() for m in re.finditer("、", sentence)]
+    groups: list[tuple[int, int]] = []
+    for pos in marks:
+        if groups:
+            gap = sentence[groups[-1][1] + 1 : pos]
+            if len(gap) <= 20 and not re.search(r"等|[，。；：！？,;:!?]", gap):
+                groups[-1] = (groups[-1][0], pos)
+                continue
+        groups.append((pos, pos))
+    return groups
+
+
 def list_span(sentence: str, q: Question) -> Span | None:
     """An enumeration joined by `、` (and a final `和`/`及`), bounded by the words around it."""
     best: tuple[float, Span] | None = None
-    toks = _pos(sentence)
-    for clause in re.finditer(r"[^，。；：！？,;:!?]+", sentence):
-        cs, ce = clause.span()
-        if "、" not in sentence[cs:ce]:
-            continue
-        first = sentence.index("、", cs)
-        last_sep = max(
-            (m for m in _SEP.finditer(sentence, cs, ce)), key=lambda m: m.start()
-        )
-        # walk left from the first separator over noun-like tokens
+    toks = pos_tokens(sentence)
+    head = _head_phrase(q)
+    for first, last in _enumerations(sentence):
+        clause_start = max(sentence.rfind(p, 0, first) for p in "，。；：！？,;:!?“”") + 1
+        # walk left from the first `、`: the word before it, then noun-like words
         start = first
-        for w, f, s, e in reversed([t for t in toks if cs <= t[2] and t[3] <= first]):
-            if f in ("v", "p", "c", "d", "u", "r", "ul", "uj", "ad", "vd") and start < first:
-                break
-            if f in ("v", "p", "c", "d", "u", "r", "ul", "uj") and start == first and len(w) > 0:
+        for w, f, s, _e in reversed([t for t in toks if t[2] >= clause_start and t[3] <= first]):
+            if start < first and (f in _LIST_STOP or w in "“”"):
                 break
             start = s
-        # walk right from the last separator: at least one word, then noun-like words
-        end = last_sep.end()
-        for w, f, s, e in [t for t in toks if t[2] >= last_sep.end() and t[3] <= ce]:
-            if w in _STOP_RIGHT or (end > last_sep.end() and f in ("v", "p", "c", "d", "u", "uj", "ul", "r")):
+        # walk right from the last `、`: one word, then noun-like words; one connector allowed
+        end, take_next, used_connector = last + 1, True, False
+        for w, f, _s, e in [t for t in toks if t[2] > last]:
+            if re.fullmatch(r"[，。；：！？,;:!?、]", w) or w in _STOP_RIGHT:
                 break
-            end = e
+            if take_next:
+                end, take_next = e, False
+            elif w in _CONNECTORS and not used_connector:
+                end, take_next, used_connector = e, True, True
+            elif f in _LIST_STOP:
+                break
+            else:
+                end = e
+        if take_next and used_connector:  # a dangling `和` belongs to the next words
+            end = max(end - 2, last + 1)
         if end <= start:
             continue
         text = sentence[start:end]
-        overlap = sum(1 for t in q.terms if t in text) / max(len(q.terms), 1)
-        score = 1.0 - overlap + _nearness(sentence, start, end, q)
+        items = [i for i in re.split(_SEP.pattern, text) if i]
+        fits = [_item_fits(i, head) for i in items]
+        strength = 1.0
+        if any(f is not None for f in fits):
+            share = sum(1 for f in fits if f) / len(fits)
+            strength = 1.0 if share >= 0.5 else (0.7 if share > 0 else 0.2)
+        score = strength + _nearness(sentence, start, end, q)
         if best is None or score > best[0]:
-            best = (score, Span(start, end, 1.0 - overlap))
+            best = (score, Span(start, end, strength))
     return best[1] if best else None
 
 
@@ -312,10 +387,13 @@ def reason_span(sentence: str, q: Question) -> Span | None:
     others = [i for i in range(len(clauses)) if overlaps[i] < overlaps[anchor]]
     if not others:
         return None
-    # the clause right before the one that restates the question is its cause
+    # the clause right before the one that restates the question is its cause; a result
+    # connective in the restating clause (`便`, `因此`) makes that reading certain
     pick = min(others, key=lambda i: (abs(i - anchor), i > anchor))
     s, e = clauses[pick]
-    return Span(s, e, 0.6)
+    a0, a1 = clauses[anchor]
+    causal = pick < anchor and re.search(r"便|就|因此|所以|于是|因而|从而|才", sentence[a0:a1])
+    return Span(s, e, 0.9 if causal else 0.4)
 
 
 # ---------------------------------------------------------------------------- definitions
@@ -361,8 +439,6 @@ def _find_head(sentence: str, q: Question) -> tuple[int, int] | None:
     m = re.search(r"(什么样的?|怎样的|怎么样的|什么|哪种|哪个|哪些|哪家)", q.text)
     if not m:
         return None
-    from qa.lexical import words
-
     after = re.split(r"[，,。？?！!；;：:]", q.text[m.end():])[0]
     ws = words(after)
     for k in range(len(ws), 0, -1):
