@@ -125,6 +125,10 @@ def _state_dict(model) -> dict[str, np.ndarray]:
             w = model.tensor(f"l{i}.{short}.w")
             sd[f"{prefix}.weight"] = w if short.endswith("ln") else w.reshape(-1, h if short != "fo" else model.ff)
             sd[f"{prefix}.bias"] = model.tensor(f"l{i}.{short}.b")
+    # BertModel always builds a pooler; mean pooling never reads it. Zeros stop transformers from
+    # random-initialising it and printing a "MISSING weights" report on every load.
+    sd["pooler.dense.weight"] = np.zeros((h, h), dtype=np.float32)
+    sd["pooler.dense.bias"] = np.zeros(h, dtype=np.float32)
     return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sd.items()}
 
 
@@ -148,7 +152,6 @@ def _bert_config(model) -> dict:
         "bos_token_id": model.bos,
         "eos_token_id": model.eos,
         "position_embedding_type": "absolute",
-        "add_pooling_layer": False,
         "torch_dtype": "float32",
     }
 
@@ -243,6 +246,14 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def _make_readable(folder: Path) -> None:
+    """mkdtemp makes 0700 folders; a shared cache should follow the user's umask instead."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for p in [folder, *folder.rglob("*")]:
+        p.chmod((0o777 if p.is_dir() else 0o666) & ~mask)
+
+
 def ensure_default_model(
     force: bool = False, progress: Callable[[str], None] = print_to_stderr
 ) -> Path:
@@ -270,6 +281,7 @@ def ensure_default_model(
                 str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
             }
             _write_json(tmp / "manifest.json", {**expected, "files": files, "built_at": time.time()})
+            _make_readable(tmp)
             _remove_tree(final)
             os.replace(tmp, final)
         except BaseException:

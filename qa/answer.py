@@ -142,11 +142,13 @@ def confidence(
     found; a question in another language matches no words, so coverage is not asked of it; a
     missing typed answer (no count of `家` for `多少家`) caps the belief.
     """
-    d_abs = min(max((dense - 0.84) / 0.12, 0.0), 1.0)
     d_rel = min(max(1.0 + (dense - top_dense) / 0.04, 0.0), 1.0)
     if not q.chinese:
-        base = 0.6 * d_abs + 0.4 * d_rel
+        # cross-language cosines sit lower (about 0.70 .. 0.80); only the clearest match counts
+        d_abs = min(max((dense - 0.74) / 0.06, 0.0), 1.0)
+        base = d_abs * (0.5 + 0.5 * d_rel)
     else:
+        d_abs = min(max((dense - 0.84) / 0.12, 0.0), 1.0)
         base = 0.3 * d_abs + 0.2 * d_rel + 0.35 * cover + 0.15 * sent_cover
     fit = type_fit if q.qtype != "other" else max(type_fit, 0.7)
     return float(base * (0.25 + 0.75 * fit))

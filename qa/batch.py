@@ -240,13 +240,14 @@ class RowWriter:
 
     def write(self, row: dict) -> None:
         if self._csv is not None:
-            self._csv.writerow({k: _csv_cell(row.get(k)) for k in ROW_FIELDS})
+            self._csv.writerow({k: csv_cell(row.get(k)) for k in ROW_FIELDS})
         else:
             self._stream.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._stream.flush()
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
+    """A JSON-ish value as a CSV cell: JSON for lists/dicts, true/false, empty for null."""
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -85,6 +85,19 @@ def fingerprint(docs: Path, files: list[Path]) -> str:
     return h.hexdigest()
 
 
+def pipeline_id() -> str:
+    """Hash of the code that turns files into chunks and tokens: an index built by other
+    cleaning or chunking rules is stale even when the documents did not change."""
+    import qa.chunks
+    import qa.documents
+    import qa.lexical
+
+    h = hashlib.sha256()
+    for mod in (qa.documents, qa.chunks, qa.lexical):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def default_index_dir(docs: Path) -> Path:
     return Path(docs) / INDEX_DIRNAME
 
@@ -103,8 +116,8 @@ class VectorCache:
             try:
                 with np.load(path) as data:
                     keys, vecs = data["keys"], data["vecs"]
-                if vecs.ndim == 2 and vecs.shape[1] == dim and len(keys) == len(vecs):
-                    self._vecs = {bytes(k): v for k, v in zip(keys, vecs, strict=True)}
+                if vecs.ndim == 2 and vecs.shape[1] == dim and keys.shape == (len(vecs), 32):
+                    self._vecs = {k.tobytes(): v for k, v in zip(keys, vecs, strict=True)}
             except Exception:  # a damaged cache only costs re-embedding
                 log.warning("ignoring unreadable vector cache %s", path)
 
@@ -132,7 +145,8 @@ class VectorCache:
 
     def save(self, keep: set[bytes] | None = None) -> None:
         items = [(k, v) for k, v in self._vecs.items() if keep is None or k in keep]
-        keys = np.array([k for k, _ in items], dtype="S32")
+        # raw uint8 rows: numpy's bytes dtype would drop a digest's trailing NUL bytes
+        keys = np.frombuffer(b"".join(k for k, _ in items), dtype=np.uint8).reshape(-1, 32)
         vecs = np.stack([v for _, v in items]) if items else np.zeros((0, self.dim), np.float32)
         tmp = self.path.with_name(self.path.name + f".tmp{os.getpid()}")
         with open(tmp, "wb") as fh:
@@ -232,6 +246,7 @@ def build_index(
             "chunks": len(chunks),
             "sentences": len(sentences),
             "fingerprint": fp,
+            "pipeline": pipeline_id(),
             "files": len(files),
             "skipped": skipped,
             "chunking": {"target": TARGET_CHARS, "max": MAX_CHARS},
@@ -400,6 +415,8 @@ def open_index(
                 raise StaleIndex(f"built with another encoder ({manifest.get('encoder')})")
             if manifest.get("fingerprint") != fp:
                 raise StaleIndex("the documents changed")
+            if manifest.get("pipeline") != pipeline_id():
+                raise StaleIndex("built by another version of the cleaning/chunking code")
             verify(folder, manifest)
             return load_index(folder, manifest)
         except StaleIndex as why:

@@ -20,10 +20,7 @@ _jieba = None
 # Function words and question words carry no topic; dropping them keeps BM25 from matching
 # every passage that says `什么` or `的`.
 STOPWORDS = frozenset(
-    """的 了 是 在 和 与 及 或 也 都 就 而 把 被 对 为 以 于 从 到 由 向 这 那 其 之 等 个 着 过 有
-    吗 呢 吧 啊 么 哪 哪个 哪些 哪家 哪里 哪儿 哪一年 哪年 哪位 谁 什么 多少 几 几个 怎么 怎样 如何 为什么
-    何时 什么时候 是否 请问 一下 还 又 该 上 中 下 the a an of to in is are was what who which
-    when where how why many much""".split()
+    ["的", "了", "是", "在", "和", "与", "及", "或", "也", "都", "就", "而", "把", "被", "对", "为", "以", "于", "从", "到", "由", "向", "这", "那", "其", "之", "等", "个", "着", "过", "有", "吗", "呢", "吧", "啊", "么", "哪", "哪个", "哪些", "哪家", "哪里", "哪儿", "哪一年", "哪年", "哪位", "谁", "什么", "多少", "几", "几个", "怎么", "怎样", "如何", "为什么", "何时", "什么时候", "是否", "请问", "一下", "还", "又", "该", "上", "中", "下", "the", "a", "an", "of", "to", "in", "is", "are", "was", "what", "who", "which", "when", "where", "how", "why", "many", "much"]
 )
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
 

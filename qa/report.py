@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from qa.batch import csv_cell
 from qa.metrics import OVERALL_KEYS
 
 CJK_FONT = "WenQuanYi Micro Hei"
@@ -203,16 +204,6 @@ def markdown(report: dict) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def _csv_value(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return value
-
-
 def write_results_csv(report: dict, path: Path) -> None:
     """results.csv: one row per question per mode, for spreadsheets and pandas."""
     with path.open("w", encoding="utf-8", newline="") as f:
@@ -220,7 +211,7 @@ def write_results_csv(report: dict, path: Path) -> None:
         w.writeheader()
         for m in modes_of(report):
             for q in report["modes"][m]["questions"]:
-                w.writerow({k: _csv_value(v) for k, v in {**q, "mode": m}.items()})
+                w.writerow({k: csv_cell(v) for k, v in {**q, "mode": m}.items()})
 
 
 def _font_family() -> list[str]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from qa.lexical import pos_tokens, words
 from qa.question import Question
 
+
 @dataclass(frozen=True, slots=True)
 class Span:
     start: int
@@ -305,7 +306,7 @@ def _item_fits(item: str, head: str) -> bool | None:
     )
 
 
-_LIST_STOP = frozenset("v vd vg vi vq p c d u uj ul uz ug uv r rr rz x ad y e o".split())
+_LIST_STOP = frozenset(["v", "vd", "vg", "vi", "vq", "p", "c", "d", "u", "uj", "ul", "uz", "ug", "uv", "r", "rr", "rz", "x", "ad", "y", "e", "o"])
 _CONNECTORS = ("和", "及", "以及", "与", "或")
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -21,9 +19,9 @@ import pytest
 from qa.batch import ROW_FIELDS, read_questions, run_batch
 from qa.errors import SeedQAError
 from qa.types import REFUSAL, Answer, Citation
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDQA = Path(sys.executable).with_name("seedqa")
 SEEDS = ROOT / "seeds"
 # Answerable from seeds/ (a verbatim phrase of 000_*.txt) and one the seeds cannot answer.
 SEED_Q = "江苏省工商联与哪家公司的江苏分公司签署了深化战略合作协议？"
@@ -38,7 +36,9 @@ class EchoEngine:
 
     def answer(self, question: str, *, top_k: int, mode: str) -> Answer:
         self.asked.append(question)
-        cits = [Citation(n, "d.txt", "t", n, n, f"passage {n}", 1.0 / n) for n in range(1, top_k + 1)]
+        cits = [
+            Citation(n, "d.txt", "t", n, n, f"passage {n}", 1.0 / n) for n in range(1, top_k + 1)
+        ]
         if question.endswith("?"):
             return Answer(question, REFUSAL, True, 0.1, cits)
         return Answer(question, f"答：{question}。", False, 0.9, cits, span=question, source=1)
@@ -66,7 +66,9 @@ def _csv_rows(path: Path) -> list[dict]:
 
 def test_txt_one_question_per_line_blank_lines_skipped(tmp_path):
     eng = EchoEngine()
-    failed, out = _run(eng, tmp_path, "q.txt", "第一问\n\n   \n  第二问  \r\n第三问".encode(), "o.jsonl")
+    failed, out = _run(
+        eng, tmp_path, "q.txt", "第一问\n\n   \n  第二问  \r\n第三问".encode(), "o.jsonl"
+    )
     assert failed == 0
     rows = _jsonl_rows(out)
     assert [r["question"] for r in rows] == ["第一问", "第二问", "第三问"]
@@ -83,7 +85,9 @@ def test_jsonl_ids_given_or_line_numbers(tmp_path):
     rows = _jsonl_rows(out)
     assert [(r["id"], r["question"]) for r in rows] == [("q1", "甲"), ("line 3", "乙"), (7, "丙")]
     assert rows[0]["answer"] == "答：甲。" and rows[0]["span"] == "甲" and rows[0]["error"] is None
-    assert rows[0]["citations"] == [c.to_json() for c in eng.answer("甲", top_k=3, mode="x").citations]
+    assert rows[0]["citations"] == [
+        c.to_json() for c in eng.answer("甲", top_k=3, mode="x").citations
+    ]
 
 
 def test_csv_question_column_optional_id_quoted_newline_and_bom(tmp_path):
@@ -106,8 +110,11 @@ def test_csv_without_question_column_is_a_one_line_error(tmp_path):
 
 @pytest.mark.parametrize(
     ("inp", "out", "what"),
-    [("q.xlsx", "o.jsonl", ".jsonl, .csv, .txt"), ("q.txt", "o.json", ".jsonl, .csv"),
-     ("q", "o.csv", ".jsonl, .csv, .txt")],
+    [
+        ("q.xlsx", "o.jsonl", ".jsonl, .csv, .txt"),
+        ("q.txt", "o.json", ".jsonl, .csv"),
+        ("q", "o.csv", ".jsonl, .csv, .txt"),
+    ],
 )
 def test_unknown_extensions_say_what_is_accepted(tmp_path, inp, out, what):
     (tmp_path / inp).write_text("问\n", encoding="utf-8")
@@ -136,18 +143,21 @@ def test_read_questions_is_lazy(tmp_path):
 
 # --- bad lines -----------------------------------------------------------------------------
 
-BAD_JSONL = b"\n".join(
-    [
-        b'{"id": "ok1", "question": "first"}',  # 1
-        b"{not json",  # 2
-        b'["a", "list"]',  # 3
-        b'{"id": "nq"}',  # 4
-        b'{"question": "   "}',  # 5
-        b'{"question": "bad \xff\xfe bytes"}',  # 6
-        b"",  # 7 blank: skipped silently
-        b'{"question": "last"}',  # 8
-    ]
-) + b"\n"
+BAD_JSONL = (
+    b"\n".join(
+        [
+            b'{"id": "ok1", "question": "first"}',  # 1
+            b"{not json",  # 2
+            b'["a", "list"]',  # 3
+            b'{"id": "nq"}',  # 4
+            b'{"question": "   "}',  # 5
+            b'{"question": "bad \xff\xfe bytes"}',  # 6
+            b"",  # 7 blank: skipped silently
+            b'{"question": "last"}',  # 8
+        ]
+    )
+    + b"\n"
+)
 
 
 def test_bad_jsonl_lines_reported_with_line_numbers_others_answered(tmp_path, capsys):
@@ -162,7 +172,15 @@ def test_bad_jsonl_lines_reported_with_line_numbers_others_answered(tmp_path, ca
     assert err[4].startswith("seedqa: line 6: undecodable bytes") and err[4].endswith("; skipped")
     assert len(err) == 5
     rows = _csv_rows(out)
-    assert [r["id"] for r in rows] == ["ok1", "line 2", "line 3", "nq", "line 5", "line 6", "line 8"]
+    assert [r["id"] for r in rows] == [
+        "ok1",
+        "line 2",
+        "line 3",
+        "nq",
+        "line 5",
+        "line 6",
+        "line 8",
+    ]
     assert [bool(r["error"]) for r in rows] == [False, True, True, True, True, True, False]
     assert rows[1]["error"].startswith("bad JSON")
     assert eng.asked == ["first", "last"]
@@ -179,7 +197,9 @@ def test_undecodable_txt_line_costs_only_that_line(tmp_path, capsys):
     ]
     rows = _jsonl_rows(out)
     assert [(r["id"], r["question"], r["error"] is None) for r in rows] == [
-        ("line 1", "第一", True), ("line 2", None, False), ("line 3", "第三", True)
+        ("line 1", "第一", True),
+        ("line 2", None, False),
+        ("line 3", "第三", True),
     ]
     assert eng.asked == ["第一", "第三"]
 
@@ -267,8 +287,10 @@ def test_real_engine_answers_every_input_format(seed_engine, tmp_path, fmt):
         src.write_text(f"{SEED_Q}\n\n{OFF_Q}\n", encoding="utf-8")
     elif fmt == "jsonl":
         src.write_text(
-            json.dumps({"id": "s", "question": SEED_Q}, ensure_ascii=False) + "\n"
-            + json.dumps({"id": "o", "question": OFF_Q}, ensure_ascii=False) + "\n",
+            json.dumps({"id": "s", "question": SEED_Q}, ensure_ascii=False)
+            + "\n"
+            + json.dumps({"id": "o", "question": OFF_Q}, ensure_ascii=False)
+            + "\n",
             encoding="utf-8",
         )
     else:
@@ -285,10 +307,8 @@ def test_real_engine_answers_every_input_format(seed_engine, tmp_path, fmt):
 
 
 def _seedqa(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run(
-        [str(SEEDQA), *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600
-    )
+    """The real CLI in a subprocess, as a user runs it (conftest's `run_cli`)."""
+    return run_cli(args, cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
 
 
 def test_cli_batch_bad_jsonl_lines_real_engine(seed_index_dir, tmp_path):
@@ -299,16 +319,40 @@ def test_cli_batch_bad_jsonl_lines_real_engine(seed_index_dir, tmp_path):
         )
     )
     out = tmp_path / "o.csv"
-    p = _seedqa(["ask", "--docs", str(SEEDS), "--index", str(seed_index_dir),
-                 "--batch", str(src), "--out", str(out)], tmp_path)
+    p = _seedqa(
+        [
+            "ask",
+            "--docs",
+            str(SEEDS),
+            "--index",
+            str(seed_index_dir),
+            "--batch",
+            str(src),
+            "--out",
+            str(out),
+        ],
+        tmp_path,
+    )
     assert p.returncode != 0, p.stderr
     problems = [ln for ln in p.stderr.splitlines() if ln.startswith("seedqa: line ")]
     assert [ln.split(":")[1].strip() for ln in problems] == [
-        "line 2", "line 3", "line 4", "line 5", "line 6"
+        "line 2",
+        "line 3",
+        "line 4",
+        "line 5",
+        "line 6",
     ]
     assert "bad JSON" in problems[0] and "undecodable bytes" in problems[4]
     rows = _csv_rows(out)
-    assert [r["id"] for r in rows] == ["ok1", "line 2", "line 3", "nq", "line 5", "line 6", "line 8"]
+    assert [r["id"] for r in rows] == [
+        "ok1",
+        "line 2",
+        "line 3",
+        "nq",
+        "line 5",
+        "line 6",
+        "line 8",
+    ]
     assert rows[0]["error"] == "" and rows[0]["refused"] == "false"
     assert "中国出口" in rows[0]["answer"].replace(" ", "")
     assert json.loads(rows[0]["citations"])[0]["n"] == 1
@@ -320,8 +364,20 @@ def test_cli_batch_txt_with_undecodable_line_real_engine(seed_index_dir, tmp_pat
     src = tmp_path / "q.txt"
     src.write_bytes(SEED_Q.encode() + b"\n\n\xff\xfe\n" + OFF_Q.encode() + b"\n")
     out = tmp_path / "o.jsonl"
-    p = _seedqa(["ask", "--docs", str(SEEDS), "--index", str(seed_index_dir),
-                 "--batch", str(src), "--out", str(out)], tmp_path)
+    p = _seedqa(
+        [
+            "ask",
+            "--docs",
+            str(SEEDS),
+            "--index",
+            str(seed_index_dir),
+            "--batch",
+            str(src),
+            "--out",
+            str(out),
+        ],
+        tmp_path,
+    )
     assert p.returncode != 0
     assert [ln for ln in p.stderr.splitlines() if ln.startswith("seedqa: line")] == [
         "seedqa: line 3: undecodable bytes (not UTF-8: byte 0xff at byte 1); skipped"
@@ -335,8 +391,9 @@ def test_cli_batch_txt_with_undecodable_line_real_engine(seed_index_dir, tmp_pat
 def test_cli_batch_clean_file_exits_zero_and_streams_to_stdout(seed_index_dir, tmp_path):
     src = tmp_path / "q.txt"
     src.write_text(SEED_Q + "\n", encoding="utf-8")
-    p = _seedqa(["ask", "--docs", str(SEEDS), "--index", str(seed_index_dir),
-                 "--batch", str(src)], tmp_path)
+    p = _seedqa(
+        ["ask", "--docs", str(SEEDS), "--index", str(seed_index_dir), "--batch", str(src)], tmp_path
+    )
     assert p.returncode == 0, p.stderr
     (row,) = [json.loads(line) for line in io.StringIO(p.stdout) if line.strip()]
     assert row["question"] == SEED_Q and row["error"] is None
@@ -345,8 +402,20 @@ def test_cli_batch_clean_file_exits_zero_and_streams_to_stdout(seed_index_dir, t
 def test_cli_batch_unknown_extension_is_one_line(seed_index_dir, tmp_path):
     src = tmp_path / "q.xlsx"
     src.write_text("x", encoding="utf-8")
-    p = _seedqa(["ask", "--docs", str(SEEDS), "--index", str(seed_index_dir),
-                 "--batch", str(src), "--out", str(tmp_path / "o.csv")], tmp_path)
+    p = _seedqa(
+        [
+            "ask",
+            "--docs",
+            str(SEEDS),
+            "--index",
+            str(seed_index_dir),
+            "--batch",
+            str(src),
+            "--out",
+            str(tmp_path / "o.csv"),
+        ],
+        tmp_path,
+    )
     assert p.returncode != 0
     msg = [ln for ln in p.stderr.splitlines() if ".jsonl, .csv, .txt" in ln]
     assert len(msg) == 1 and "Traceback" not in p.stderr

@@ -8,11 +8,10 @@ engine returning real `Answer`s, scored by the real metrics) so each table cell 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
-import os
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -22,11 +21,11 @@ from qa.evaluate import ANSWER_FIELDS, answer_questions, evaluate, load_gold, qu
 from qa.metrics import OVERALL_KEYS, aggregate, judge
 from qa.report import markdown, overall_table, worst_misses, write_report
 from qa.types import REFUSAL, Answer, Citation
+from tests.conftest import DEV_QUESTIONS as DEV
+from tests.conftest import run_cli
 from ui.eval_cmd import parse_modes
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV = ROOT.parent / "shared" / "dev_questions.jsonl"
-SEEDQA = Path(sys.executable).with_name("seedqa")
 MODES = ["hybrid", "dense", "lexical"]
 TOP_KEYS = {"settings", "overall", "by_type", "by_style", "questions", "modes"}
 MODE_KEYS = {"overall", "by_type", "by_style", "questions"}
@@ -42,9 +41,22 @@ def _png_size(path: Path) -> tuple[int, int]:
 # --- a synthetic evaluation ------------------------------------------------------------------
 
 GOLD_LINES = [
-    {"id": "a", "question": "谁？", "answers": ["甲乙"], "type": "person", "style": "lexical",
-     "evidence": "答案是甲乙。", "doc": "d.txt"},
-    {"id": "b", "question": "几？", "answers": ["三个", "3个"], "type": "number", "style": "paraphrase"},
+    {
+        "id": "a",
+        "question": "谁？",
+        "answers": ["甲乙"],
+        "type": "person",
+        "style": "lexical",
+        "evidence": "答案是甲乙。",
+        "doc": "d.txt",
+    },
+    {
+        "id": "b",
+        "question": "几？",
+        "answers": ["三个", "3个"],
+        "type": "number",
+        "style": "paraphrase",
+    },
     {"id": "c", "question": "无？", "answers": [], "type": "unanswerable", "style": "lexical"},
     {"id": "d", "question": "错？", "answers": ["丙丁"], "type": "person", "style": "paraphrase"},
 ]
@@ -68,7 +80,9 @@ def _cits(*texts: str) -> list[Citation]:
 
 def _replies() -> dict[str, dict[str, Answer]]:
     hybrid = {
-        "谁？": Answer("谁？", "答案是甲乙。", False, 0.9, _cits("答案是 甲乙。", "x"), span="甲乙"),
+        "谁？": Answer(
+            "谁？", "答案是甲乙。", False, 0.9, _cits("答案是 甲乙。", "x"), span="甲乙"
+        ),
         "几？": Answer("几？", "共有3个。", False, 0.8, _cits("x", "y", "共有3个。"), span="3个"),
         "无？": Answer("无？", REFUSAL, True, 0.1, _cits("x")),
         "错？": Answer("错？", "是戊己。", False, 0.5, _cits("x", "y"), span="戊己"),
@@ -104,8 +118,11 @@ def test_synthetic_report_layout_and_numbers(synthetic):
     assert report["questions"] == report["modes"]["hybrid"]["questions"]
     h, d = report["modes"]["hybrid"]["overall"], report["modes"]["dense"]["overall"]
     # hybrid: a rank 1, b rank 3, d not retrieved; a and b correct; c refused correctly
-    assert (h["recall@1"], h["recall@3"], h["mrr"]) == (round(1 / 3, 4), round(2 / 3, 4),
-                                                        round((1 + 1 / 3) / 3, 4))
+    assert (h["recall@1"], h["recall@3"], h["mrr"]) == (
+        round(1 / 3, 4),
+        round(2 / 3, 4),
+        round((1 + 1 / 3) / 3, 4),
+    )
     assert h["sentence_accuracy"] == round(2 / 3, 4) and h["span_em"] == round(2 / 3, 4)
     assert h["refusal_precision"] == 1.0 and h["refusal_recall"] == 1.0
     # dense: a refused (retrieved at 2); b "三个人" vs gold 三个 -> P 2/3, R 1, F1 0.8;
@@ -133,8 +150,12 @@ def test_question_records_carry_answer_gold_and_verdicts(synthetic):
     # the per-question records are enough to recompute the overall numbers
     for mode in ("hybrid", "dense"):
         qs = report["modes"][mode]["questions"]
-        verdicts = [judge(r["answer"], r["span"], r["refused"], [c["text"] for c in r["citations"]],
-                          r["gold"]) for r in qs]
+        verdicts = [
+            judge(
+                r["answer"], r["span"], r["refused"], [c["text"] for c in r["citations"]], r["gold"]
+            )
+            for r in qs
+        ]
         again = aggregate(verdicts, [r["latency_ms"] for r in qs])
         got = report["modes"][mode]["overall"]
         for key in OVERALL_KEYS:
@@ -155,8 +176,7 @@ def test_questions_only_strips_every_gold_field(synthetic):
     _, _, gold_path = synthetic
     qs = questions_only(load_gold(gold_path))
     assert [(q.id, q.question) for q in qs] == [(g["id"], g["question"]) for g in GOLD_LINES]
-    assert all(set(vars(q) if hasattr(q, "__dict__") else q.__slots__) == {"id", "question"}
-               for q in qs)
+    assert all({f.name for f in dataclasses.fields(q)} == {"id", "question"} for q in qs)
 
 
 def test_engine_error_is_recorded_not_fatal():
@@ -233,8 +253,9 @@ def test_write_report_files(synthetic, tmp_path):
     assert json.loads(paths["json"].read_text(encoding="utf-8")) == report
     with paths["csv"].open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [(r["mode"], r["id"]) for r in rows] == [(m, i) for m in ("hybrid", "dense")
-                                                    for i in "abcd"]
+    assert [(r["mode"], r["id"]) for r in rows] == [
+        (m, i) for m in ("hybrid", "dense") for i in "abcd"
+    ]
     assert rows[5]["span_f1"] == "0.8" and json.loads(rows[5]["gold"]) == ["三个", "3个"]
     for name in PLOTS:
         w, h = _png_size(tmp_path / "out" / name)
@@ -257,16 +278,29 @@ def test_write_report_without_labels_single_mode(tmp_path):
 
 
 def _seedqa(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([str(SEEDQA), *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=1800)
+    """The real CLI in a subprocess, as a user runs it (conftest's `run_cli`)."""
+    return run_cli(args, cwd=cwd, env={"PYTHONIOENCODING": "utf-8"}, timeout=1800)
 
 
 @pytest.fixture(scope="module")
 def dev_eval(seed_index_dir, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     out = tmp_path_factory.mktemp("eval") / "tmp"
-    p = _seedqa(["eval", str(DEV), "--docs", str(ROOT / "seeds"), "--index", str(seed_index_dir),
-                 "--compare", ",".join(MODES), "--out", str(out), "--no-progress"], out.parent)
+    p = _seedqa(
+        [
+            "eval",
+            str(DEV),
+            "--docs",
+            str(ROOT / "seeds"),
+            "--index",
+            str(seed_index_dir),
+            "--compare",
+            ",".join(MODES),
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        out.parent,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     return out, p
 
@@ -295,8 +329,16 @@ def test_dev_eval_report_json_layout(dev_eval):
         assert 0 < o["latency_ms_p50"] <= o["latency_ms_p95"]
         for q, g in zip(m["questions"], gold, strict=True):
             assert q["gold"] == g["answers"] and q["answerable"] == bool(g["answers"])
-            assert {"answer", "span", "citations", "refused", "retrieval_rank",
-                    "sentence_correct", "span_em", "span_f1"} <= set(q)
+            assert {
+                "answer",
+                "span",
+                "citations",
+                "refused",
+                "retrieval_rank",
+                "sentence_correct",
+                "span_em",
+                "span_f1",
+            } <= set(q)
             assert 1 <= len(q["citations"]) <= 5
     # retrieval on the seeds is not random: the gold is in the top 5 for most answerable questions
     assert report["overall"]["recall@5"] >= 0.5
@@ -326,12 +368,27 @@ def test_no_peeking_stripped_gold_gives_identical_answers(dev_eval, seed_index_d
         for line in DEV.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 g = json.loads(line)
-                f.write(json.dumps({"id": g["id"], "question": g["question"]},
-                                   ensure_ascii=False) + "\n")
+                f.write(
+                    json.dumps({"id": g["id"], "question": g["question"]}, ensure_ascii=False)
+                    + "\n"
+                )
     out = tmp_path / "stripped"
-    p = _seedqa(["eval", str(stripped), "--docs", str(ROOT / "seeds"), "--index",
-                 str(seed_index_dir), "--mode", "hybrid", "--out", str(out), "--no-progress"],
-                tmp_path)
+    p = _seedqa(
+        [
+            "eval",
+            str(stripped),
+            "--docs",
+            str(ROOT / "seeds"),
+            "--index",
+            str(seed_index_dir),
+            "--mode",
+            "hybrid",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        tmp_path,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     full = json.loads((dev_eval[0] / "report.json").read_text(encoding="utf-8"))["modes"]["hybrid"]
     bare = json.loads((out / "report.json").read_text(encoding="utf-8"))["modes"]["hybrid"]
@@ -340,6 +397,8 @@ def test_no_peeking_stripped_gold_gives_identical_answers(dev_eval, seed_index_d
     def answer_part(q: dict) -> dict:
         return {k: q[k] for k in ("id", "question", *ANSWER_FIELDS, "error")}
 
-    assert [answer_part(q) for q in bare["questions"]] == [answer_part(q) for q in full["questions"]]
+    assert [answer_part(q) for q in bare["questions"]] == [
+        answer_part(q) for q in full["questions"]
+    ]
     # the stripped file really carried no gold: everything looks unanswerable to the scorer
     assert bare["overall"]["n_answerable"] == 0 and bare["by_type"] == {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qa.metrics import (
     OVERALL_KEYS,
@@ -189,3 +191,18 @@ def test_aggregate_of_judged_answers_end_to_end():
     assert out["span_em"] == 1.0  # "法 国。" normalises to 法国, an exact match of gold 2
     assert out["refusal_precision"] == 1.0 and out["refusal_recall"] == 1.0
     assert out["recall@1"] == 1.0
+
+
+_TEXT = st.text(alphabet=st.sampled_from("德国西班牙三个2020年，。、 \n"), max_size=12)
+
+
+@given(_TEXT, _TEXT, st.lists(st.sampled_from([" ", "\n", "\u3000"]), max_size=4))
+def test_span_scores_are_bounded_and_whitespace_blind(pred, gold, spaces):
+    f1 = span_f1(pred, gold)
+    assert 0.0 <= f1 <= 1.0
+    assert span_em(pred, gold) <= f1 + 1e-12  # an exact match always has F1 1
+    spaced = "".join(spaces) + " ".join(pred) + "".join(spaces)
+    assert span_f1(spaced, gold) == pytest.approx(f1)
+    assert contains_gold(spaced, [gold]) == contains_gold(pred, [gold])
+    if cmrc_normalize(gold):
+        assert span_f1(gold, gold) == 1.0 and span_em(gold, gold) == 1.0

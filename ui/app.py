@@ -91,8 +91,7 @@ CSS = """
 .sq-score { font-size: .78rem; color: var(--body-text-color-subdued); white-space: nowrap;
   margin-left: auto; }
 .sq-loc { margin-top: 2px; }
-.sq-src-text { font-size: .92rem; line-height: 1.75; margin-top: 6px; max-height: 9.5em; white-space: pre-line;
-  overflow: hidden; }
+.sq-src-text { font-size: .92rem; line-height: 1.75; margin-top: 6px; white-space: pre-line; }
 .sq-hit { text-decoration: underline; text-decoration-color: #f59e0b;
   text-underline-offset: 3px; }
 .sq-more { margin-top: 6px; }
@@ -262,7 +261,9 @@ def build_app(
                         submit_btn=False,
                     )
                     send = gr.Button("发送", variant="primary", scale=1, min_width=80)
-                    clear_btn = gr.Button("清空对话", variant="secondary", scale=1, min_width=100)
+                    clear_btn = gr.Button(
+                        "清空对话", variant="secondary", scale=1, min_width=100, elem_id="sq-clear"
+                    )
                 with gr.Accordion("设置", open=False):
                     top_k = gr.Slider(1, 10, value=DEFAULT_TOP_K, step=1, label="检索段落数")
                     mode = gr.Radio(MODES, value="hybrid", label="检索方式")

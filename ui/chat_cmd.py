@@ -31,8 +31,9 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user.strip() or not password:
+        # The value is not echoed back: it may hold a real password.
         raise SeedQAError(
-            f"--auth expects USER:PASS (both non-empty, e.g. --auth alice:s3cret), got {value!r}"
+            "--auth expects USER:PASS with both parts non-empty, e.g. --auth alice:s3cret"
         )
     return user.strip(), password
 
@@ -51,7 +52,7 @@ def parse_share_server(value: str | None) -> str | None:
 
 def _fail(message: str) -> None:
     """One line on stderr and exit 2: the user's input was wrong, nothing else happened."""
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"seedqa: error: {message}", err=True)
     sys.exit(2)
 
 
@@ -111,13 +112,13 @@ def chat_cmd(
         engine = open_engine(docs, index, model)
         app = build_app(engine)
     except SeedQAError as e:
-        click.echo(f"Error: {e}", err=True)
+        click.echo(f"seedqa: error: {e}", err=True)
         sys.exit(1)
     try:
         launch(app, host=host, port=port, share=share, auth=login, share_server=server)
     except OSError:  # Gradio's message suggests env vars; the CLI has --port
         click.echo(
-            f"Error: cannot serve on {host}:{port} (port in use or address not available); "
+            f"seedqa: error: cannot serve on {host}:{port} (port in use or address not available); "
             "choose another with --port.",
             err=True,
         )

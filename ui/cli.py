@@ -145,10 +145,14 @@ def ask(
     if out and not batch:
         _fail("--out goes with --batch FILE", 2)
     if batch:
-        from qa.batch import run_batch
+        from qa.batch import check_paths, run_batch
 
         if not Path(batch).is_file():
             _fail(f"batch file '{batch}' does not exist", 2)
+        try:  # a wrong extension fails before the model loads
+            check_paths(Path(batch), Path(out) if out else None)
+        except SeedQAError as exc:
+            _fail(str(exc), 2)
         engine = open_engine(docs, index, model)
         try:
             failed = run_batch(engine, Path(batch), Path(out) if out else None, top_k=top_k, mode=mode)

@@ -6,12 +6,20 @@ is imported inside the command because `ui.cli` imports this module.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from qa.errors import SeedQAError
 from qa.retrieve import MODES
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """The CLI's one-line error (`seedqa: error: ...`), same form as every other command."""
+    click.echo(f"seedqa: error: {message}", err=True)
+    sys.exit(code)
 
 
 def parse_modes(mode: str | None, compare: str | None) -> list[str]:
@@ -75,15 +83,17 @@ def eval_cmd(
     Prints the overall table (one column per mode) and writes the report folder. Gold answers
     are read for scoring only; the engine is given each question's text alone.
     """
-    from ui.cli import open_engine
-
     from qa.evaluate import evaluate, load_gold
     from qa.report import overall_table, write_report
+    from ui.cli import open_engine
 
     modes = parse_modes(mode, compare)
     try:
         load_gold(file)  # a bad gold file should fail before the model loads, not after
-        engine = open_engine(docs, index, model)
+    except SeedQAError as e:
+        _fail(str(e), 2)
+    engine = open_engine(docs, index, model)
+    try:
         report = evaluate(
             engine,
             file,
@@ -94,6 +104,8 @@ def eval_cmd(
         )
         paths = write_report(report, out_dir)
     except SeedQAError as e:
-        raise click.ClickException(str(e)) from None
+        _fail(str(e), 1)
+    except OSError as e:
+        _fail(f"cannot write the report to {out_dir}: {e.strerror or e}", 1)
     click.echo(overall_table(report))
     click.echo(f"\nwrote {', '.join(str(p) for p in paths.values())}")

@@ -14,15 +14,15 @@ class names, so the output survives Gradio's HTML sanitizer unchanged.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from qa.types import REFUSAL, Answer, Citation
 
 # Characters that mean something to Markdown (links, emphasis, code, headings, tables, lists),
-# to KaTeX (`$`) or to a template engine (`{}`), beyond the five html.escape already handles.
+# to KaTeX (`$`) or to a template engine (`{}`), on top of the five that HTML itself reserves.
 _MARKDOWN_SIGNIFICANT = "\\`*_{}[]()#+-!|~$:"
-_ENTITY = {ord(c): f"&#{ord(c)};" for c in _MARKDOWN_SIGNIFICANT}
+_ENTITY = {ord(c): f"&#{ord(c)};" for c in "&<>\"'" + _MARKDOWN_SIGNIFICANT}
+_SENTENCE_ENDS = "。！？；\n"
 
 EMPTY_SOURCES = (
     '<div class="sq-sources sq-empty">'
@@ -34,7 +34,8 @@ EMPTY_SOURCES = (
 
 def text(s: object) -> str:
     """Escape untrusted text so that HTML, Markdown and LaTeX renderers all show it literally."""
-    return html.escape(str(s), quote=True).translate(_ENTITY)
+    # One pass over the characters: escaping in two steps would re-escape the first step's `&#`.
+    return str(s).translate(_ENTITY)
 
 
 def location(c: Citation) -> str:
@@ -73,6 +74,46 @@ def highlight(passage: str, sentence: str, span: str = "") -> str:
             end = at + len(span)
             return text(passage[:at]) + "<mark>" + text(span) + "</mark>" + text(passage[end:])
     return text(passage)
+
+
+def _cut_before(passage: str, at: int, room: int) -> int:
+    """Where an excerpt ending context before `at` should start: a sentence start if one is near."""
+    start = max(0, at - room)
+    if start == 0:
+        return 0
+    found = [i for i in (passage.find(p, start, at) for p in _SENTENCE_ENDS) if i >= 0]
+    return min(found) + 1 if found else start
+
+
+def _cut_after(passage: str, end: int, room: int) -> int:
+    """Where an excerpt continuing after `end` should stop: a sentence end if one is near."""
+    stop = min(len(passage), end + room)
+    if stop == len(passage):
+        return stop
+    best = max(passage.rfind(p, end, stop) for p in _SENTENCE_ENDS)
+    return best + 1 if best >= 0 else stop
+
+
+def excerpt(passage: str, sentence: str = "", span: str = "", room: int = 60) -> str:
+    """Escaped, highlighted window of `passage` around `sentence`, with … where it was cut.
+
+    Passages can run to several paragraphs; showing the whole of each would push the answer out
+    of sight, so the panel shows the answer with a sentence or so around it (the whole passage is
+    one click away), and other passages by their opening.
+    """
+    at = passage.find(sentence) if sentence else -1
+    if at < 0 and span:
+        at = passage.find(span)
+        sentence = span if at >= 0 else sentence
+    if at < 0:
+        if len(passage) <= 2 * room:
+            return text(passage)
+        return text(passage[: _cut_after(passage, 2 * room, room // 2)].rstrip()) + "…"
+    start = _cut_before(passage, at, room)
+    stop = _cut_after(passage, at + len(sentence), room)
+    window = passage[start:stop].strip()
+    body = highlight(window, sentence if sentence != span else "", span)
+    return ("…" if start > 0 else "") + body + ("…" if stop < len(passage) else "")
 
 
 def _marked(sentence: str, span: str, start: int | None = None, end: int | None = None) -> str:
@@ -155,7 +196,7 @@ def sources_html(a: Answer | None) -> str:
         is_source = not a.refused and c.n == a.source
         sentence = a.answer if is_source else ""
         span = a.span if is_source else ""
-        body = highlight(c.text, sentence, span)
+        body = excerpt(c.text, sentence, span)
         context = c.context or c.text
         ctx = highlight(context, sentence, span)
         cls = "sq-src sq-src-main" if is_source else "sq-src"

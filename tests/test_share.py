@@ -1,0 +1,175 @@
+"""`seedqa chat --share` and `--auth` as a user runs them: the real CLI in a subprocess.
+
+This machine has no internet, which is exactly the case where Gradio's own message misleads
+(it blames a missing `frpc` file): seedqa must say plainly that no link was made, why, and that
+the app is still serving locally, and then keep serving.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDQA = [sys.executable, "-m", "ui.cli"]
+
+START_TIMEOUT = 240  # engine load + gradio import on a busy 2-core machine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ChatProcess:
+    """`seedqa chat ...` in a subprocess, its merged output collected line by line."""
+
+    def __init__(self, args: list[str]) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+        self.proc = subprocess.Popen(
+            [*SEEDQA, "chat", *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = START_TIMEOUT) -> str:
+        """The first output line matching `pattern`; fails with the output so far otherwise."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if rx.search(line):
+                    return line
+            if self.proc.poll() is not None:
+                self._reader.join(timeout=5)
+                pytest.fail(f"seedqa chat exited ({self.proc.returncode}):\n{self.output}")
+            time.sleep(0.2)
+        pytest.fail(f"no line matching {pattern!r} within {timeout}s:\n{self.output}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        self._reader.join(timeout=5)
+
+
+@pytest.fixture
+def chat(seed_index_dir: Path):
+    """Start `seedqa chat` with the session's index on a free port; always stopped afterwards."""
+    started: list[ChatProcess] = []
+
+    def start(*args: str) -> tuple[ChatProcess, str]:
+        port = free_port()
+        p = ChatProcess(["--index", str(seed_index_dir), "--port", str(port), *args])
+        started.append(p)
+        return p, f"http://127.0.0.1:{port}"
+
+    yield start
+    for p in started:
+        p.stop()
+
+
+def ask(url: str, auth: tuple[str, str] | None = None) -> dict:
+    from gradio_client import Client
+
+    return Client(url, auth=auth, verbose=False).predict("北仑有多少家模具企业？", api_name="/ask")
+
+
+def test_share_offline_says_why_and_keeps_serving(chat):
+    proc, url = chat("--share")
+    line = proc.wait_for(r"share link")
+    # Let any late output from Gradio arrive before judging what was printed.
+    proc.wait_for(r"Ctrl\+C")
+    time.sleep(1)
+    out = proc.output
+    print(out)
+    assert line.startswith("No share link could be created: ")
+    assert "could not be reached" in line and "internet" in line
+    assert line.endswith(f"serving locally only, at {url}")
+    assert len([ln for ln in proc.lines if "share link" in ln.lower()]) == 1
+    assert "frpc" not in out.lower() and "Missing file" not in out
+    assert "Traceback" not in out
+    assert "anyone with the link can use this app" in out
+
+    assert "近2000家" in ask(url)["answer"]
+    assert proc.proc.poll() is None, "the app must keep serving after the share attempt"
+
+
+def test_share_server_unreachable_is_one_line(chat):
+    dead = free_port()  # nothing listens here
+    proc, url = chat("--share", "--share-server", f"127.0.0.1:{dead}", "--auth", "u:p")
+    line = proc.wait_for(r"share link", timeout=START_TIMEOUT + 60)
+    proc.wait_for(r"Ctrl\+C")
+    assert line.startswith("No share link could be created: ")
+    assert line.endswith(f"serving locally only, at {url}")
+    assert "anyone with the link" not in proc.output, "--auth was given: no warning"
+    assert "Traceback" not in proc.output
+
+
+def test_auth_protects_the_api(chat):
+    proc, url = chat("--auth", "user:pass")
+    proc.wait_for(r"serving at")
+    proc.wait_for(r"Ctrl\+C")
+    with httpx.Client(base_url=url, timeout=30) as http:
+        r = http.post("/gradio_api/call/ask", json={"data": ["北仑有多少家模具企业？"]})
+        assert r.status_code == 401 and "2000" not in r.text
+        r = http.get("/gradio_api/info")
+        assert r.status_code == 401
+        r = http.get("/config")
+        assert r.status_code == 401
+        page = http.get("/")
+        assert page.status_code == 200 and "2000" not in page.text
+        bad = http.post("/login", data={"username": "user", "password": "wrong"})
+        assert bad.status_code in (400, 401)
+
+    assert "近2000家" in ask(url, auth=("user", "pass"))["answer"]
+    with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain ValueError/HTTP error
+        ask(url, auth=("user", "wrong"))
+
+
+def test_malformed_auth_exits_2_in_one_line(seed_index_dir):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run(
+        [*SEEDQA, "chat", "--auth", "no-colon", "--index", str(seed_index_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--auth expects USER:PASS" in lines[0]
