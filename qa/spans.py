@@ -256,9 +256,16 @@ def place_span(sentence: str, q: Question) -> Span | None:
             s, e = toks[i][2], toks[j][3]
             text = sentence[s:e]
             if text not in q.text:
-                score = 0.8 + _nearness(sentence, s, e, q)
+                strength = 0.8
+                if any(toks[k][0] in q.text for k in range(i, j + 1)):
+                    strength = 0.3  # names a place the question already gave
+                elif _ORG_SUFFIX.match(sentence[e : e + 3]) or re.match(
+                    r"(商会|协会|工商联|公司|集团)", sentence[e:]
+                ):
+                    strength = 0.4  # the place of an organisation's name, not an answer
+                score = strength + _nearness(sentence, s, e, q)
                 if best is None or score > best[0]:
-                    best = (score, Span(s, e, 0.8))
+                    best = (score, Span(s, e, strength))
             i = j + 1
         else:
             i += 1

@@ -144,6 +144,11 @@ def test_chat_flow(page, seed_app, recording, seed_engine):
     assert bot.locator("mark").first.inner_text() == want.span
     assert f"[{want.source}]" in bot.locator(".sq-cite").first.inner_text()
     assert page.locator("#sq-chat [data-testid='user']").last.inner_text().strip() == q1
+    # Screen readers get the text, not the markup the message is built from.
+    page.wait_for_function(
+        "() => !document.querySelector(\"#sq-chat [data-testid='bot'][aria-label*='<']\")"
+    )
+    assert "近2000家" in (bot.get_attribute("aria-label") or "")
 
     sources = page.locator("#sq-sources")
     cited = next(c for c in want.citations if c.n == want.source)

@@ -7,6 +7,7 @@ the app is still serving locally, and then keep serving.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -14,10 +15,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
-import httpx
 import pytest
+from gradio_client.exceptions import AuthenticationError
 
 pytestmark = pytest.mark.slow
 
@@ -101,6 +105,24 @@ def chat(seed_index_dir: Path):
         p.stop()
 
 
+def http(
+    url: str, method: str, path: str, payload: dict | None = None, form: dict | None = None
+) -> tuple[int, str]:
+    """(status, body) of one plain request without any login: what a stranger would get."""
+    data, headers = None, {}
+    if payload is not None:
+        data, headers = json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    elif form is not None:
+        data = urllib.parse.urlencode(form).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    req = urllib.request.Request(url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
 def ask(url: str, auth: tuple[str, str] | None = None) -> dict:
     from gradio_client import Client
 
@@ -142,20 +164,17 @@ def test_auth_protects_the_api(chat):
     proc, url = chat("--auth", "user:pass")
     proc.wait_for(r"serving at")
     proc.wait_for(r"Ctrl\+C")
-    with httpx.Client(base_url=url, timeout=30) as http:
-        r = http.post("/gradio_api/call/ask", json={"data": ["北仑有多少家模具企业？"]})
-        assert r.status_code == 401 and "2000" not in r.text
-        r = http.get("/gradio_api/info")
-        assert r.status_code == 401
-        r = http.get("/config")
-        assert r.status_code == 401
-        page = http.get("/")
-        assert page.status_code == 200 and "2000" not in page.text
-        bad = http.post("/login", data={"username": "user", "password": "wrong"})
-        assert bad.status_code in (400, 401)
+    r = http(url, "POST", "/gradio_api/call/ask", {"data": ["北仑有多少家模具企业？"]})
+    assert r[0] == 401 and "2000" not in r[1]
+    assert http(url, "GET", "/gradio_api/info")[0] == 401
+    assert http(url, "GET", "/config")[0] == 401
+    status, body = http(url, "GET", "/")
+    assert status == 200 and "2000" not in body  # the login page, nothing from the documents
+    bad_login = http(url, "POST", "/login", form={"username": "user", "password": "wrong"})
+    assert bad_login[0] in (400, 401)
 
     assert "近2000家" in ask(url, auth=("user", "pass"))["answer"]
-    with pytest.raises(Exception):  # noqa: B017 - gradio_client raises a plain ValueError/HTTP error
+    with pytest.raises((AuthenticationError, ValueError)):
         ask(url, auth=("user", "wrong"))
 
 

@@ -29,7 +29,6 @@ from pathlib import Path  # noqa: E402
 from typing import Any, TextIO  # noqa: E402
 
 import gradio as gr  # noqa: E402
-import httpx  # noqa: E402
 
 from qa.errors import SeedQAError  # noqa: E402
 from qa.types import Answer  # noqa: E402
@@ -99,7 +98,25 @@ CSS = """
 .sq-context { white-space: pre-wrap; font-size: .9rem; line-height: 1.75; margin-top: 6px;
   padding: 8px 10px; border-radius: 6px; background: var(--background-fill-primary);
   max-height: 360px; overflow-y: auto; }
-footer { display: none !important; }
+"""
+
+# Gradio labels each message for screen readers with its raw content, which here is HTML; relabel
+# with the text a sighted reader sees. Runs once on page load and follows every update.
+ARIA_JS = """
+() => {
+  const fix = () => {
+    for (const el of document.querySelectorAll('#sq-chat [data-testid="user"], #sq-chat [data-testid="bot"]')) {
+      const who = el.dataset.testid === 'user' ? '提问' : '回答';
+      const label = who + '：' + el.textContent.trim();
+      if (el.getAttribute('aria-label') !== label) el.setAttribute('aria-label', label);
+    }
+  };
+  new MutationObserver(fix).observe(document.body, {
+    subtree: true, childList: true, characterData: true,
+    attributes: true, attributeFilter: ['aria-label'],
+  });
+  fix();
+}
 """
 
 PLACEHOLDER = (
@@ -317,7 +334,11 @@ def _share_failure(e: BaseException, share_server: str | None) -> str:
     while cur is not None and cur not in chain:
         chain.append(cur)
         cur = cur.__cause__ or cur.__context__
-    network = any(isinstance(x, (httpx.TransportError, OSError)) for x in chain)
+    # httpx's transport errors (no DNS, refused, timed out) without importing httpx here.
+    network = any(
+        isinstance(x, OSError) or any(k.__name__ == "TransportError" for k in type(x).__mro__)
+        for x in chain
+    )
     text = " ".join(str(x) for x in chain)
     if share_server is None and "Gradio API Server" in text:
         return "Gradio's share service (api.gradio.app) could not be reached (no internet access?)."
@@ -398,6 +419,7 @@ def launch(
             ssr_mode=False,
             theme=_theme(),
             css=CSS,
+            js=ARIA_JS,
         )
     local_url = f"http://{host}:{app.server_port}"
     print(f"seedqa chat is serving at {local_url}", file=out, flush=True)
