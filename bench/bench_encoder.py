@@ -8,7 +8,7 @@ Passages: ~200 windows of ~250 characters slid over the seed text (the chunker's
 the two seed files hold too little text for 200 disjoint chunks). Queries: the dev questions plus seed sentences, single-text calls,
 median over >= 30 after warm-up. Also reports cosine to the engine (min over all texts).
 
-    .venv/bin/python bench/bench_encoder.py [--rounds 5] [--variants engine,fp32,bf16] [--threads]
+    .venv/bin/python bench/bench_encoder.py [--rounds 5] [--variants engine,fp32,bf16] [--sweep bf16]
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--variants", default="engine,fp32,bf16")
     ap.add_argument("--passages", type=int, default=200)
-    ap.add_argument("--threads", action="store_true", help="also sweep 1 vs 2 threads for fp32 and engine")
+    ap.add_argument("--sweep", default="", help="variants to also time at 1 vs 2 threads, e.g. bf16,engine")
     args = ap.parse_args()
 
     passages, qs = seed_passages(args.passages), queries()
@@ -140,10 +140,9 @@ def main() -> None:
         print(f"{name:<10} {p:>11.1f} {ratio:>9} {q:>9.1f} {cos:>8}  {enc.id}")
         print(f"{'':<10} runs: passages/s {[round(x, 1) for x in pps[name]]}, query ms {[round(x, 1) for x in qms[name]]}")
 
-    if args.threads:
-        for name in ("engine", "fp32"):
-            if name in encoders:
-                thread_sweep(encoders[name], passages, qs, args.rounds)
+    for name in [v.strip() for v in args.sweep.split(",") if v.strip()]:
+        enc = encoders.get(name) or load_variant(name)
+        thread_sweep(enc, passages, qs, args.rounds)
 
 
 if __name__ == "__main__":

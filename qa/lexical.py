@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,7 @@ def register_terms(texts) -> None:
                 if term not in _registered and not re.search(r"[，。、；：！？]", term):
                     jieba.add_word(term, freq=2000, tag="nz")
                     _registered.add(term)
+                    pos_tokens.cache_clear()
 
 
 def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
@@ -74,8 +76,13 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
     return out
 
 
-def pos_tokens(text: str) -> list[tuple[str, str, int, int]]:
-    """jieba part-of-speech tokens as (word, flag, start, end) offsets into `text`."""
+@lru_cache(maxsize=50_000)
+def pos_tokens(text: str) -> tuple[tuple[str, str, int, int], ...]:
+    """jieba part-of-speech tokens as (word, flag, start, end) offsets into `text`.
+
+    Cached: tagging is the slowest step of answering (~1 ms a sentence), and the same candidate
+    sentences come back question after question and extractor after extractor.
+    """
     _get_jieba()
     import jieba.posseg
 
@@ -83,7 +90,7 @@ def pos_tokens(text: str) -> list[tuple[str, str, int, int]]:
     for w, f in jieba.posseg.lcut(text):
         out.append((w, f, pos, pos + len(w)))
         pos += len(w)
-    return out
+    return tuple(out)
 
 
 def words(text: str) -> list[str]:

@@ -36,6 +36,7 @@ _QUANT_RE = re.compile(
     r"(?P<num>\d+(?:[.,]\d+)*|[" + _CN_NUM + r"]{1,6})"
     r"(?P<mag>[万亿千百]*)(?:多|余)?"
     r"(?P<unit>%|％|" + _UNITS + r")?(?:多|余|以上|左右)?"
+    r"(?:(?:至|到|~|～|-)\d+(?:\.\d+)?(?:[万亿千百]*)(?:%|％|" + _UNITS + r")?)?"
 )
 _SHORT_NOUN_AFTER = re.compile(r"[\u4e00-\u9fff]{2}")
 # `多大`/`面积` ask for an area, `多长`/`多远` a length, `多重` a weight: other numbers do not answer
@@ -92,7 +93,14 @@ def quantity_span(sentence: str, q: Question) -> Span | None:
         nxt = sentence[e : e + 2]
         if unit in ("个", "项", "种") and _SHORT_NOUN_AFTER.fullmatch(nxt or "") and nxt in q.text:
             e += 2
+        num = re.search(r"\d|[" + _CN_NUM + r"]+", text)
+        if num and num.group(0) in ("一", "两"):
+            strength *= 0.5  # `一次改造`, `一场论坛`: an article, rarely the asked amount
+        if unit in ("%", "％") and re.search(r"提升|提高|增长|增加|下降|降低|减少|上涨|比例|占", q.text):
+            strength = max(strength, 1.0)  # a change or share is asked as a percentage
         score = strength + _nearness(sentence, s, e, q)
+        if q.head and sentence.startswith(q.head, e):
+            score += 0.5  # `13家海外江苏商会` for `多少家海外江苏商会`: the counted thing follows
         if best is None or score > best[0]:
             best = (score, Span(s, e, strength))
     return best[1] if best else None
@@ -124,8 +132,10 @@ def date_span(sentence: str, q: Question) -> Span | None:
             mm = re.search(r"(\d{1,2}|[一二三四五六七八九十]{1,3})月", text)
             if mm and not re.search(r"\d{4}年", text):
                 s, e = s + mm.start(), s + mm.end()
-        elif wants_year and "年" in text:
+        elif wants_year and re.search(r"\d{4}年|[一二〇零三四五六七八九]{4}年", text):
             strength = 1.0
+        elif wants_year:
+            strength = 0.4  # `去年底` does not say which year
         elif re.fullmatch(r"(今年|去年|前年|明年|当年)", text):
             strength = 0.5
         score = strength + _nearness(sentence, s, e, q)
@@ -158,7 +168,8 @@ def person_span(sentence: str, q: Question) -> Span | None:
         if name in q.text or _ROLE_RE.fullmatch(name):
             continue
         role = sentence[m.start() : s]
-        strength = 1.0 if role in asked else (0.3 if asked else 0.7)
+        # `主席` asked, `副主席` found: another person, not a near answer
+        strength = 1.0 if role in asked else (0.1 if asked else 0.7)
         score = strength + _nearness(sentence, s, e, q)
         if best is None or score > best[0]:
             best = (score, Span(s, e, strength))
