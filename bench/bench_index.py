@@ -80,8 +80,8 @@ def main() -> None:
     med = statistics.median
     b0 = builds[0]
     print(f"documents: {args.docs}  ({b0['chunks']} passages, {b0['sentences']} sentences)")
-    print(f"{'index build (cold, s)':28s} median {med(b['build_s'] for b in builds):7.1f}   "
-          f"runs {', '.join('%.1f' % b['build_s'] for b in builds)}")
+    runs = ", ".join(f"{b['build_s']:.1f}" for b in builds)
+    print(f"{'index build (cold, s)':28s} median {med(b['build_s'] for b in builds):7.1f}   runs {runs}")
     texts = b0["chunks"] + b0["sentences"]
     print(f"{'  = texts embedded / s':28s} median {texts / med(b['build_s'] for b in builds):7.1f}")
     print(f"{'peak RSS during build (MB)':28s} median {med(b['peak_mb'] for b in builds):7.0f}")
