@@ -7,6 +7,7 @@ the encoder serialises its own calls.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,13 @@ EMPTY_MESSAGE = "问题为空：请输入一个问题。"
 NO_WORDS_MESSAGE = "问题里没有可检索的文字：请用文字描述你的问题。"
 TRUNCATED_MESSAGE = "问题过长，只使用了前 300 个字符。"
 MAX_TOP_K = 20
+# Reciprocal-rank fusion weights of the BM25 ranking against the dense one. On the dev set BM25
+# over jieba tokens ranked the gold passage first more often than the 4-bit e5-small did (recall@1
+# 0.84 vs 0.72), for paraphrased questions too; weighting it 1.5x lifted hybrid recall@1 from 0.80
+# to 0.88 (2x gave 0.92; the milder value is kept to avoid fitting 25 questions). A question that
+# is not Chinese shares almost no tokens with the corpus, so BM25 barely counts for it.
+LEXICAL_WEIGHT = 1.5
+LEXICAL_WEIGHT_FOREIGN = 0.3
 
 class SeedQA:
     """Answers questions extractively from one documents folder."""
@@ -76,10 +84,9 @@ class SeedQA:
         `history` is the user's previous questions (most recent last), used only when the new
         question is elliptical (`工业总产值呢？`).
         """
-        if mode not in MODES:
+        if not isinstance(mode, str) or mode not in MODES:
             raise SeedQAError(f"unknown mode '{mode}'; use one of: {', '.join(MODES)}")
-        top_k = max(1, min(int(top_k), MAX_TOP_K))
-        threshold = self.default_threshold if threshold is None else float(threshold)
+        top_k, threshold = self._options(top_k, threshold)
         raw = question if isinstance(question, str) else str(question or "")
         q = parse(raw, [h for h in (history or []) if isinstance(h, str)])
         if not q.text:
@@ -87,7 +94,7 @@ class SeedQA:
         if not re.search(r"\w", q.text):
             return Answer(raw, REFUSAL, True, 0.0, [], qtype=q.qtype, message=NO_WORDS_MESSAGE)
         qvec = self.encoder.encode_queries([f"{q.search_text}"])[0] if mode != "lexical" else None
-        lexical_weight = 1.0 if q.chinese else 0.3
+        lexical_weight = LEXICAL_WEIGHT if q.chinese else LEXICAL_WEIGHT_FOREIGN
         hits = rank(self.index, qvec, q.tokens, mode, top_k, lexical_weight)
         if qvec is None:
             # lexical mode still scores sentences by meaning: embed the question once, late
@@ -117,6 +124,27 @@ class SeedQA:
             qtype=q.qtype,
             message=message,
         )
+
+    def _options(self, top_k: object, threshold: object) -> tuple[int, float]:
+        """`top_k` and `threshold` checked as one-line user errors.
+
+        Why: the API and batch callers pass whatever they were sent; `int("x")` would escape as a
+        ValueError (a traceback in the server log, an opaque error to the caller), and a NaN
+        threshold would silently turn refusals off (`confidence < nan` is always false).
+        """
+        try:
+            k = int(top_k)  # type: ignore[call-overload]
+        except (TypeError, ValueError, OverflowError):
+            raise SeedQAError(f"top_k must be a whole number, got {top_k!r}") from None
+        if threshold is None:
+            return max(1, min(k, MAX_TOP_K)), self.default_threshold
+        try:
+            t = float(threshold)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            t = math.nan
+        if not math.isfinite(t):
+            raise SeedQAError(f"threshold must be a number between 0 and 1, got {threshold!r}")
+        return max(1, min(k, MAX_TOP_K)), t
 
     def _citation(self, n: int, hit) -> Citation:
         c = self.index.chunks[hit.chunk_id]
