@@ -20,7 +20,8 @@ RRF_K = 20
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One ranked passage; `score` is the mode's own score (RRF, cosine or BM25)."""
+    """One ranked passage; `score` is the mode's own score: fused reciprocal rank scaled to 0..1
+    (hybrid), cosine (dense) or BM25 (lexical)."""
 
     chunk_id: int
     score: float
@@ -68,6 +69,8 @@ def rank(
         rl = _ranks(lexical, lexical > 0)
         fused = 1.0 / (RRF_K + rd)
         fused = fused + np.where(rl > 0, lexical_weight / (RRF_K + np.maximum(rl, 1)), 0.0)
+        # scale so that first in both rankings scores 1.0: a score users can read
+        fused = fused * (RRF_K + 1) / (1.0 + lexical_weight)
     order = np.argsort(-fused, kind="stable")[:k]
     if mode == "lexical":
         order = [i for i in order if lexical[i] > 0]  # BM25 zero = no shared word: not a hit

@@ -192,3 +192,23 @@ def test_malformed_auth_exits_2_in_one_line(seed_index_dir):
     assert r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "--auth expects USER:PASS" in lines[0]
+
+
+def test_port_in_use_fails_fast_in_one_line(seed_index_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        t0 = time.monotonic()
+        r = subprocess.run(
+            [*SEEDQA, "chat", "--port", str(port), "--index", str(seed_index_dir)],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert r.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert time.monotonic() - t0 < 60, "the port is checked before the engine loads"

@@ -43,7 +43,6 @@ MODES: list[tuple[str, str]] = [
 ]
 DEFAULT_TOP_K = 5
 CONCURRENCY = 8
-MAX_QUESTION_CHARS = 500
 
 _CJK_FONTS = [
     "PingFang SC",

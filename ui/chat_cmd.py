@@ -9,6 +9,7 @@ a typo in `--auth` costs no index load.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -56,6 +57,26 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _port_free(host: str, port: int) -> bool:
+    """Whether `host:port` can be bound now: checked before the engine loads, to fail fast."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError:
+        return False
+    return True
+
+
+def _port_taken(host: str, port: int) -> None:
+    click.echo(
+        f"seedqa: error: cannot serve on {host}:{port} (port in use or address not available); "
+        "choose another with --port.",
+        err=True,
+    )
+    sys.exit(1)
+
+
 @click.command("chat")
 @click.option(
     "--docs",
@@ -101,6 +122,8 @@ def chat_cmd(
         _fail(str(e))
     if server and not share:
         click.echo("Note: --share-server has no effect without --share.", err=True)
+    if not _port_free(host, port):
+        _port_taken(host, port)
     for key, value in _OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -108,6 +131,7 @@ def chat_cmd(
     from ui.app import build_app, launch
     from ui.cli import open_engine
 
+    click.echo(f"Opening the documents in {docs} ...", err=True)
     try:
         engine = open_engine(docs, index, model)
         app = build_app(engine)
@@ -116,10 +140,5 @@ def chat_cmd(
         sys.exit(1)
     try:
         launch(app, host=host, port=port, share=share, auth=login, share_server=server)
-    except OSError:  # Gradio's message suggests env vars; the CLI has --port
-        click.echo(
-            f"seedqa: error: cannot serve on {host}:{port} (port in use or address not available); "
-            "choose another with --port.",
-            err=True,
-        )
-        sys.exit(1)
+    except OSError:  # taken between the check and the bind
+        _port_taken(host, port)
