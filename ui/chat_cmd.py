@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from qa.errors import SeedQAError
+from ui.options import docs_option, index_option, model_option
 
 # Gradio and huggingface_hub read these at import time: set them before anything imports either,
 # so the app makes no outside calls (analytics, version checks, hub lookups).
@@ -78,20 +79,9 @@ def _port_taken(host: str, port: int) -> None:
 
 
 @click.command("chat")
-@click.option(
-    "--docs",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("seeds"),
-    show_default=True,
-    help="Folder of documents to answer from.",
-)
-@click.option(
-    "--index",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Index folder (default: inside the docs folder; built on first use).",
-)
-@click.option("--model", default=None, help="Embedding model (default: the engine's).")
+@docs_option
+@index_option
+@model_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port."

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from qa.errors import SeedQAError
+from ui.options import docs_option, index_option, model_option
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -38,35 +39,6 @@ def open_engine(docs: str | Path, index: str | Path | None, model: str | None, r
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-
-
-def docs_option(f):
-    return click.option(
-        "--docs",
-        default="seeds",
-        show_default=True,
-        type=click.Path(file_okay=False),
-        help="Folder of .txt/.md documents to answer from.",
-    )(f)
-
-
-def index_option(f):
-    return click.option(
-        "--index",
-        "index",
-        default=None,
-        type=click.Path(file_okay=False),
-        help="Index folder (default: DOCS/.seedqa).",
-    )(f)
-
-
-def model_option(f):
-    return click.option(
-        "--model",
-        default=None,
-        metavar="NAME_OR_PATH",
-        help="A local sentence-transformers model (default: the bundled multilingual-e5-small).",
-    )(f)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

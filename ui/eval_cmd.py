@@ -14,6 +14,7 @@ import click
 
 from qa.errors import SeedQAError
 from qa.retrieve import MODES
+from ui.options import docs_option, index_option, model_option
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -41,20 +42,9 @@ def parse_modes(mode: str | None, compare: str | None) -> list[str]:
 
 @click.command("eval")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--docs",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("seeds"),
-    show_default=True,
-    help="Folder of documents to answer from.",
-)
-@click.option(
-    "--index",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Index folder (default: inside the docs folder).",
-)
-@click.option("--model", default=None, help="Embedding model (default: the engine's).")
+@docs_option
+@index_option
+@model_option
 @click.option(
     "--out",
     "out_dir",
