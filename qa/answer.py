@@ -44,14 +44,8 @@ class Choice:
 
 def idf(index: Index, term: str) -> float:
     """Inverse document frequency over passages, from the BM25 matrix (no second vocabulary)."""
-    bm = index.lexical._bm25
-    n = int(bm.scores["num_docs"])
-    tid = bm.vocab_dict.get(term)
-    if tid is None:
-        df = 0
-    else:
-        indptr = bm.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid]) if tid + 1 < len(indptr) else 0
+    n = index.lexical.num_docs
+    df = index.lexical.doc_freq(term)
     return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
 
 

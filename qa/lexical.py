@@ -127,6 +127,18 @@ class LexicalIndex:
 
         return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0))
 
+    @property
+    def num_docs(self) -> int:
+        return int(self._bm25.scores["num_docs"])
+
+    def doc_freq(self, token: str) -> int:
+        """Passages containing `token`, read off the BM25 matrix (its column's non-zeros)."""
+        tid = self._bm25.vocab_dict.get(token)
+        indptr = self._bm25.scores["indptr"]
+        if tid is None or tid + 1 >= len(indptr):
+            return 0
+        return int(indptr[tid + 1] - indptr[tid])
+
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the query; zeros when no token is in the vocabulary."""
         known = [t for t in query_tokens if t in self._bm25.vocab_dict]
