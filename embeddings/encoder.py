@@ -214,7 +214,11 @@ def load_st_encoder(
         )
     try:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        # the model's "Loading weights" bar and load report are noise in a CLI or chat log
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
         model = SentenceTransformer(
             str(folder), device="cpu", local_files_only=True, model_kwargs=model_kwargs
         )
