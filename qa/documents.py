@@ -7,7 +7,9 @@ must point at `file:line`, so cleaning only removes layout and records, for ever
 which original line it came from.
 
 Files are streamed line by line (a 50 MB file is never held as several copies), decoded as UTF-8
-(BOM allowed) or, failing that, GB18030.
+(BOM allowed) or, failing that, GB18030. What cannot be indexed sensibly (a binary file, a named
+pipe, a file over `MAX_FILE_MB`) raises `DocumentError`, which the indexer turns into one warning
+naming the file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import io
 import logging
 import os
 import re
+import stat
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +48,18 @@ _SENTENCE_PUNCT = set("，。；！？、：,;!?")
 _LATIN_END = re.compile(r"[A-Za-z]$")
 _LATIN_START = re.compile(r"^[A-Za-z]")
 MAX_HEADING = 40
+# Why a size limit: indexing embeds every passage and every sentence, a few dozen texts per second
+# on a small CPU, so a 20 MB document (about 7 million characters, ~100,000 texts) already costs
+# about an hour and several hundred MB of vectors; a larger one is almost always a mistake (a log,
+# a dump, a whole book collection in one file). It is skipped with one warning naming the limit.
+MAX_FILE_MB = 20
+# Why paragraph and block caps: a file without blank lines (one paragraph per line, or one giant
+# line) or without sentence ends would otherwise become one paragraph of the whole file, held
+# in memory as a block of lines, rebuilt by quadratic string concatenation and copied into the
+# `context` of every chunk cut from it (on disk and in memory). The longest seed paragraph is 529
+# characters and the longest seed block 23 lines, so the caps never touch normal text.
+MAX_PARAGRAPH_CHARS = 2000
+MAX_BLOCK_LINES = 500
 
 
 @dataclass
@@ -81,11 +97,43 @@ class DocumentError(Exception):
     """A file that cannot be read as text; the caller skips it with one warning."""
 
 
+def warn(message: str) -> None:
+    """One `seedqa: warning: ...` line on stderr, the same form as the indexer's warnings.
+
+    Printed rather than logged: the CLI configures no logging, and an unconfigured logger prints
+    the bare message, so a warning would not say where it came from.
+    """
+    print(f"seedqa: warning: {message}", file=sys.stderr, flush=True)
+
+
+def check_file(path: Path) -> os.stat_result:
+    """Stat `path` (following symlinks) and refuse what must not be read as a document.
+
+    A named pipe or device named `x.txt` would block the indexer forever on `open`; a file over
+    `MAX_FILE_MB` would take hours to embed. Raises `DocumentError` (or `OSError` when the file
+    is gone, unreadable or a symlink loop); the caller skips the file with one warning.
+    """
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise DocumentError("not a regular file")
+    limit = MAX_FILE_MB * 1024 * 1024
+    if st.st_size > limit:
+        raise DocumentError(
+            f"{st.st_size / 2**20:.0f} MB is over the {MAX_FILE_MB} MB limit for one document; "
+            "split it into smaller files"
+        )
+    return st
+
+
 def iter_files(folder: Path) -> list[Path]:
     """Every `.txt`/`.md` file below `folder`, sorted, skipping the index folder and loops.
 
     `os.walk(followlinks=True)` with a set of visited real directories guards against symlink
     loops, which would otherwise make a walk never end.
+
+    A named pipe, socket or device with a document's name is left out here (with one warning),
+    because even hashing it for the folder's fingerprint would block; files that merely fail to
+    open (a dangling symlink, one removed meanwhile) are listed and skipped when read.
     """
     folder = Path(folder)
     found: list[Path] = []
@@ -93,22 +141,32 @@ def iter_files(folder: Path) -> list[Path]:
     for root, dirs, files in os.walk(folder, followlinks=True):
         real = os.path.realpath(root)
         if real in seen:
-            log.warning("skipping %s: symlink loop", root)
+            warn(f"skipping {doc_name(Path(root), folder)}: symlink loop")
             dirs[:] = []
             continue
         seen.add(real)
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             if name.lower().endswith(SUFFIXES) and not name.startswith("."):
-                found.append(Path(root) / name)
+                path = Path(root) / name
+                try:
+                    special = not stat.S_ISREG(os.stat(path).st_mode)
+                except OSError:
+                    special = False  # reported, once, by whoever reads it
+                if special:
+                    warn(f"skipping {doc_name(path, folder)}: not a regular file")
+                    continue
+                found.append(path)
     return found
 
 
-def detect_encoding(path: Path, block: int = 1 << 20) -> str:
+def detect_encoding(path: Path, block: int = 1 << 18) -> str:
     """`utf-8-sig` if the whole file decodes as UTF-8, else `gb18030`; binary files raise.
 
-    Decoding incrementally keeps memory flat for large files.
+    Decoding incrementally keeps memory flat for large files. The file is checked first
+    (`check_file`): never opened if it is a pipe or over the size limit.
     """
+    check_file(path)
     dec = codecs.getincrementaldecoder("utf-8")()
     ok = True
     with open(path, "rb") as fh:
@@ -280,11 +338,17 @@ def _wrapped_column(lines: list[tuple[int, str]]) -> bool:
     return len(set(widths)) == 1 and widths[0] >= 10 and len(lines[-1][1]) <= widths[0]
 
 
-def _blocks(lines: Iterable[_Line]) -> Iterator[list[_Line]]:
+def _blocks(lines: Iterable[_Line], max_lines: int = MAX_BLOCK_LINES) -> Iterator[list[_Line]]:
+    """Runs of non-blank lines. A run longer than `max_lines` is cut after a line that ends a
+    sentence (or, failing that, at twice the cap), so a file without blank lines is never held
+    whole; the next run starts a new sentence, so the cut changes no paragraph's text."""
     block: list[_Line] = []
     for ln in lines:
         if ln.text.strip():
             block.append(ln)
+            if len(block) >= max_lines and (is_closed(ln.text) or len(block) >= 2 * max_lines):
+                yield block
+                block = []
         elif block:
             yield block
             block = []
@@ -292,19 +356,71 @@ def _blocks(lines: Iterable[_Line]) -> Iterator[list[_Line]]:
         yield block
 
 
+_CUT_SENTENCE = re.compile(f"[{_TERMINAL}][{_CLOSERS}]*")
+_CUT_CLAUSE = re.compile(r"[，、：,:]|\s")
+
+
+def _cut_point(text: str, limit: int) -> int:
+    """Where to cut an over-long paragraph: after the last sentence end before `limit`, else
+    after the last clause mark or space, else at `limit` (a run of text without any)."""
+    window = text[:limit]
+    for rx in (_CUT_SENTENCE, _CUT_CLAUSE):
+        ends = [m.end() for m in rx.finditer(window) if m.end() >= limit // 4]
+        if ends:
+            return ends[-1]
+    return limit
+
+
+def _split_long(p: _Para, limit: int = MAX_PARAGRAPH_CHARS) -> Iterator[_Para]:
+    """`p` as pieces of at most `limit` characters, each with its own line provenance.
+
+    Characters are only divided between pieces, never dropped or added, so every piece is still
+    verbatim cleaned text and its `breaks` still map each offset to its original line.
+    """
+    if len(p.text) <= limit:
+        yield p
+        return
+    text, breaks = p.text, p.breaks
+    start, i = 0, 0
+    while start < len(text):
+        end = len(text) if len(text) - start <= limit else start + _cut_point(text[start:], limit)
+        while i + 1 < len(breaks) and breaks[i + 1][0] <= start:
+            i += 1
+        piece = _Para(text=text[start:end], heading=False)
+        piece.breaks = [(0, breaks[i][1])]
+        j = i + 1
+        while j < len(breaks) and breaks[j][0] < end:
+            if breaks[j][0] > start:
+                piece.breaks.append((breaks[j][0] - start, breaks[j][1]))
+            j += 1
+        piece.first, piece.last = piece.breaks[0][1], piece.breaks[-1][1]
+        yield piece
+        start = end
+
+
 def _raw_paragraphs(lines: Iterable[_Line]) -> Iterator[_Para]:
-    """Paragraphs with sentences cut by a blank line rejoined."""
+    """Paragraphs with sentences cut by a blank line rejoined, none over `MAX_PARAGRAPH_CHARS`.
+
+    Text that never closes a sentence stops being joined at the cap, so a file of unpunctuated
+    blocks cannot grow into one paragraph of the whole file.
+    """
     pending: _Para | None = None
     for block in _blocks(lines):
-        for p in _block_paragraphs(block):
-            if pending is None:
+        for whole in _block_paragraphs(block):
+            for p in _split_long(whole):
+                if pending is None:
+                    pending = p
+                    continue
+                if (
+                    not pending.heading
+                    and not p.heading
+                    and not is_closed(pending.text)
+                    and len(pending.text) + len(p.text) <= MAX_PARAGRAPH_CHARS
+                ):
+                    pending.extend(p)
+                    continue
+                yield pending
                 pending = p
-                continue
-            if not pending.heading and not p.heading and not is_closed(pending.text):
-                pending.extend(p)
-                continue
-            yield pending
-            pending = p
     if pending is not None:
         yield pending
 

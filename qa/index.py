@@ -33,7 +33,14 @@ import numpy as np
 
 from qa import __version__
 from qa.chunks import MAX_CHARS, TARGET_CHARS, build_chunks
-from qa.documents import INDEX_DIRNAME, DocumentError, doc_name, iter_files, read_paragraphs
+from qa.documents import (
+    INDEX_DIRNAME,
+    DocumentError,
+    check_file,
+    doc_name,
+    iter_files,
+    read_paragraphs,
+)
 from qa.errors import SeedQAError
 from qa.lexical import LexicalIndex, register_terms
 from qa.types import Chunk, Sentence
@@ -74,11 +81,19 @@ def _sha256_file(path: Path) -> str:
 
 
 def fingerprint(docs: Path, files: list[Path]) -> str:
-    """Content hash of the documents folder: names and bytes of every indexed file."""
+    """Content hash of the documents folder: names and bytes of every indexed file.
+
+    A file the indexer would skip unread (over the size limit, not a regular file) is not hashed:
+    hashing it would cost reading a file that is never indexed, on every open, and a pipe would
+    block; it counts by name and the reason only.
+    """
     h = hashlib.sha256()
     for f in files:
         try:
+            check_file(f)
             digest = _sha256_file(f)
+        except DocumentError as exc:
+            digest = f"skipped: {exc}"
         except OSError:
             digest = "unreadable"
         h.update(doc_name(f, docs).encode() + b"\0" + digest.encode() + b"\n")
@@ -119,7 +134,9 @@ class VectorCache:
                 if vecs.ndim == 2 and vecs.shape[1] == dim and keys.shape == (len(vecs), 32):
                     self._vecs = {k.tobytes(): v for k, v in zip(keys, vecs, strict=True)}
             except Exception:  # a damaged cache only costs re-embedding
-                log.warning("ignoring unreadable vector cache %s", path)
+                # printed like every other indexing warning (the CLI configures no logging)
+                _say(f"warning: ignoring unreadable vector cache {path.name}; "
+                     "vectors will be computed again")
 
     @staticmethod
     def key(kind: str, text: str) -> bytes:
@@ -164,8 +181,20 @@ def passage_text(chunk: Chunk) -> str:
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
 
 
+def _reason(exc: BaseException) -> str:
+    """A one-line reason for a skipped file: `No such file or directory`, not the errno repr
+    with the absolute path (the warning already names the file)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def collect_chunks(docs: Path, files: list[Path]) -> tuple[list[Chunk], list[str]]:
-    """Chunks of every readable file; unreadable ones are skipped with one warning each."""
+    """Chunks of every readable file; unreadable ones are skipped with one warning each.
+
+    A file removed, truncated or made unreadable while it is read costs that file only: the
+    chunks it had produced so far are dropped with it, so an index never holds half a file.
+    """
     chunks: list[Chunk] = []
     skipped: list[str] = []
     for f in files:
@@ -173,11 +202,12 @@ def collect_chunks(docs: Path, files: list[Path]) -> tuple[list[Chunk], list[str
         try:
             new = list(build_chunks(read_paragraphs(f, name), first_id=len(chunks)))
         except (DocumentError, OSError, UnicodeError) as exc:
-            _say(f"warning: skipping {name}: {exc}")
+            _say(f"warning: skipping {name}: {_reason(exc)}")
             skipped.append(name)
             continue
         if not new:
-            _say(f"warning: {name} has no text to index")
+            _say(f"warning: skipping {name}: no text to index")
+            skipped.append(name)
         chunks.extend(new)
     return chunks, skipped
 
@@ -336,12 +366,19 @@ class StaleIndex(Exception):
 
 
 def current_version(index_dir: Path) -> Path | None:
+    """The live version folder, or None when `CURRENT` is missing or names no version.
+
+    A damaged pointer (binary garbage, a path leading out of the index folder) counts as no
+    version: the index is rebuilt rather than read from wherever the pointer leads.
+    """
     try:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
+    except (OSError, ValueError):
+        return None
+    if not name.startswith("v-") or "/" in name or "\\" in name or "\0" in name:
         return None
     folder = index_dir / name
-    return folder if name and folder.is_dir() else None
+    return folder if folder.is_dir() else None
 
 
 def read_manifest(folder: Path) -> dict:
@@ -361,9 +398,13 @@ def verify(folder: Path, manifest: dict) -> None:
         raise StaleIndex("manifest has no checksums")
     for rel, digest in sums.items():
         p = folder / rel
-        if not p.is_file():
-            raise StaleIndex(f"{rel} is missing")
-        if _sha256_file(p) != digest:
+        try:
+            actual = _sha256_file(p)
+        except OSError:
+            # gone or unreadable, including removed between a check and the read by another
+            # process's build swapping versions: a reason to rebuild, not a traceback
+            raise StaleIndex(f"{rel} is missing or unreadable") from None
+        if actual != digest:
             raise StaleIndex(f"{rel} is corrupted (checksum mismatch)")
 
 
@@ -408,6 +449,10 @@ def open_index(
     def usable(report: bool) -> Index | None:
         folder = current_version(index_dir)
         if folder is None or rebuild:
+            damaged = folder is None and (index_dir / CURRENT).exists()
+            if damaged and not rebuild and progress and report:
+                # a damaged pointer is damage like any other: say so rather than rebuild silently
+                _say("rebuilding the index: CURRENT names no index version")
             return None
         try:
             manifest = read_manifest(folder)

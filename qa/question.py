@@ -44,7 +44,14 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
 _ORG_NOUNS = ("商会", "协会", "单位", "部门", "机构", "组织", "公司", "企业", "中心", "委员会", "律所", "事务所")
 
 _FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|而|此外|其)|呢[？?]?$|^(它|他|她|该|其|这个|那个)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+# Lone surrogates (`\ud800`) are included: JSON lets an API caller send one, Python keeps it in a
+# str, and the tokenizer raises a TypeError on it instead of answering.
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]"
+)
+# Characters looked at before normalising: NFKC and the regexes cost time in the length of the
+# input, so a 10 MB paste is cut first (generously: NFKC can shrink text, e.g. combining marks).
+_PRE_CAP = MAX_QUESTION_CHARS * 8
 
 _t2s = None
 _t2s_lock = threading.Lock()
@@ -94,13 +101,16 @@ def clean(text: str) -> tuple[str, bool]:
     """NFKC-fold, drop control characters, collapse whitespace, cap the length.
 
     The cap keeps a pasted 20,000-character "question" from costing seconds of tokenising and
-    encoding; the first few hundred characters carry the question.
+    encoding; the first few hundred characters carry the question. Input beyond `_PRE_CAP` is
+    dropped before any other work, so the cost is bounded whatever the size of the input.
     """
-    text = unicodedata.normalize("NFKC", text or "")
+    text = text or ""
+    cut = len(text) > _PRE_CAP and bool(text[_PRE_CAP:].strip())
+    text = unicodedata.normalize("NFKC", text[:_PRE_CAP])
     text = _CONTROL.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip()
-    truncated = len(text) > MAX_QUESTION_CHARS
-    return text[:MAX_QUESTION_CHARS], truncated
+    truncated = cut or len(text) > MAX_QUESTION_CHARS
+    return text[:MAX_QUESTION_CHARS].rstrip(), truncated
 
 
 def classify(text: str) -> str:
