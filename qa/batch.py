@@ -11,6 +11,7 @@ A bad line never stops the run: it is reported on stderr with its line number, g
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import io
@@ -126,28 +127,41 @@ def _read_jsonl(path: Path) -> Iterator[BatchItem]:
         yield _item_from_object(n, obj)
 
 
+MAX_RECORD_LINES = 100  # a quoted field this long is a stray quote, not one question
+
+
 def _csv_records(path: Path) -> Iterator[tuple[int, list[str] | None, str | None]]:
     """(first line, cells, error) per CSV record, allowing quoted fields that span lines.
 
     A record ends at a line break where the quotes seen so far are balanced (RFC 4180), which lets
-    each record be parsed on its own and keeps decoding per line.
+    each record be parsed on its own and keeps decoding per line. Quotes are counted per line (not
+    over the joined record, which made a long record quadratic), and a record still open after
+    MAX_RECORD_LINES lines is a stray quote: its first line is reported and the lines after it
+    are read again as records of their own, so one bad line cannot swallow the rest of the file.
     """
-    buf: list[str] = []
-    start = 0
-    broken: str | None = None
-    for n, text, err in _decoded_lines(path):
-        if not buf:
-            start = n
-        if err:
-            broken = broken or err
-            text = ""
-        buf.append(text or "")
-        if "\n".join(buf).count('"') % 2:
-            continue  # inside a quoted field: the record goes on
-        record, buf = "\n".join(buf), []
+    lines = _decoded_lines(path)
+    replay: collections.deque[tuple[int, str | None, str | None]] = collections.deque()
+    buf: list[tuple[int, str | None, str | None]] = []
+    quotes = 0
+    while True:
+        item = replay.popleft() if replay else next(lines, None)
+        if item is None:
+            break
+        buf.append(item)
+        quotes += (item[1] or "").count('"')
+        if quotes % 2:
+            if len(buf) < MAX_RECORD_LINES:
+                continue  # inside a quoted field: the record goes on
+            yield buf[0][0], None, "bad CSV (unterminated quoted field)"
+            replay.extendleft(reversed(buf[1:]))
+            buf, quotes = [], 0
+            continue
+        start = buf[0][0]
+        broken = next((err for _, _, err in buf if err), None)
+        record = "\n".join(text or "" for _, text, _ in buf)
+        buf, quotes = [], 0
         if broken:
             yield start, None, broken
-            broken = None
             continue
         try:
             rows = list(csv.reader(io.StringIO(record), strict=True))
@@ -158,7 +172,9 @@ def _csv_records(path: Path) -> Iterator[tuple[int, list[str] | None, str | None
         if any(c.strip() for c in cells):
             yield start, cells, None
     if buf:
-        yield start, None, broken or "bad CSV (unterminated quoted field)"
+        yield buf[0][0], None, next((e for _, _, e in buf if e), None) or (
+            "bad CSV (unterminated quoted field)"
+        )
 
 
 def _read_csv(path: Path) -> Iterator[BatchItem]:

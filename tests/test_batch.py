@@ -419,3 +419,13 @@ def test_cli_batch_unknown_extension_is_one_line(seed_index_dir, tmp_path):
     assert p.returncode != 0
     msg = [ln for ln in p.stderr.splitlines() if ".jsonl, .csv, .txt" in ln]
     assert len(msg) == 1 and "Traceback" not in p.stderr
+
+
+def test_stray_csv_quote_costs_one_row(tmp_path):
+    """One unterminated quote must not swallow the rest of the file (nor take quadratic time)."""
+    p = tmp_path / "q.csv"
+    body = "".join(f"{i},第{i}个问题\n" for i in range(20000))
+    p.write_text('id,question\n1,"unterminated\n' + body, encoding="utf-8")
+    items = list(read_questions(p))
+    assert items[0].line == 2 and items[0].error
+    assert len(items) == 20001 and items[-1].question == "第19999个问题"

@@ -171,7 +171,7 @@ def build_app(
         return engine.answer(
             question,
             history=_history(asked) or None,
-            top_k=int(top_k),
+            top_k=top_k,
             mode=mode,
             threshold=float(threshold),
         )
@@ -239,7 +239,7 @@ def build_app(
             a = engine.answer(
                 question,
                 history=_history(history) or None,
-                top_k=int(top_k),
+                top_k=top_k,
                 mode=str(mode),
             )
         except SeedQAError as e:

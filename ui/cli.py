@@ -7,6 +7,7 @@ never a traceback; click does the parsing and the `--help` text of every command
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -141,7 +142,8 @@ def ask(
     history: list[str] = []
     if sys.stdin.isatty():
         click.echo("输入问题，回车提问；空行或 Ctrl-D 结束。", err=True)
-    for line in sys.stdin:
+    # decode leniently: one bad byte on stdin must not end an interactive session
+    for line in io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"):
         q = line.strip()
         if not q:
             if sys.stdin.isatty():
