@@ -30,7 +30,7 @@ QTYPES = (
 
 # Order matters: the first pattern that matches decides (`哪一年` is a date, not a `哪` place).
 _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("date", re.compile(r"何时|什么时候|哪一?年|哪个?月|几月|哪一?天|几号|几日|何年|哪个时间|什么时间|when|what year", re.I)),
+    ("date", re.compile(r"何时|什么时候|哪一?年|哪个?月|几月|哪一?天|几号|几日|何年|哪个时间|什么时间|when|(?:what|which) (?:year|month|day|date)", re.I)),
     ("reason", re.compile(r"为什么|为何|什么原因|原因是|因为什么|什么目的|目的是|why", re.I)),
     ("list", re.compile(r"哪些|哪几|which ones", re.I)),
     ("quantity", re.compile(r"多少|几[个家名位场项次件年万千百十所户人只台条种批届]?|多大|多高|多长|多重|多远|how many|how much", re.I)),

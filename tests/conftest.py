@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import socket
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -67,3 +72,93 @@ def run_cli(args: list[str], **kw):
         SEEDQA + args, cwd=kw.pop("cwd", ROOT), env=env, capture_output=True, text=True,
         timeout=kw.pop("timeout", 600), **kw,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CHAT_START_TIMEOUT = 240  # engine load + gradio import on a busy 2-core machine
+
+
+class ChatProcess:
+    """`seedqa chat ...` in a subprocess, its merged output collected line by line."""
+
+    def __init__(self, args: list[str], env_extra: dict | None = None) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+        env.update(env_extra or {})
+        self.proc = subprocess.Popen(
+            [*SEEDQA, "chat", *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = CHAT_START_TIMEOUT) -> str:
+        """The first output line matching `pattern`; fails with the output so far otherwise."""
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if rx.search(line):
+                    return line
+            if self.proc.poll() is not None:
+                self._reader.join(timeout=5)
+                pytest.fail(f"seedqa chat exited ({self.proc.returncode}):\n{self.output}")
+            time.sleep(0.2)
+        pytest.fail(f"no line matching {pattern!r} within {timeout}s:\n{self.output}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        self._reader.join(timeout=5)
+
+
+class CountingEncoder:
+    """The real encoder, counting how many texts it is asked to embed."""
+
+    def __init__(self, encoder, fail_after: int | None = None) -> None:
+        self._enc = encoder
+        self.id = encoder.id
+        self.dim = encoder.dim
+        self.passages = 0
+        self.fail_after = fail_after
+
+    def encode_passages(self, texts, progress=False):
+        if self.fail_after is not None and self.passages + len(texts) > self.fail_after:
+            raise RuntimeError("encoder died mid-build")
+        self.passages += len(texts)
+        return self._enc.encode_passages(texts)
+
+    def encode_queries(self, texts):
+        return self._enc.encode_queries(texts)
+
+
+@pytest.fixture
+def built(docs_copy, seed_index_dir, tmp_path):
+    """A docs copy with a copy of the session index (same content, so nothing to re-embed)."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    return docs_copy, index_dir

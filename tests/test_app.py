@@ -10,7 +10,6 @@ import html
 import io
 import json
 import re
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa.types import REFUSAL, Answer, Citation
+from tests.conftest import free_port
 from ui import render
 
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -41,12 +41,6 @@ DEV_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "dev_
 def dev_questions() -> list[dict]:
     with open(DEV_QUESTIONS, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(engine, examples: list[str] | None = None):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import io
 import shutil
-import socket
 import threading
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
 from ui import render
 
 pytestmark = [
@@ -34,12 +34,6 @@ CHROMIUM_ARGS = [
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 TIMEOUT_MS = 60_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Recording:

@@ -3,41 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 from qa.errors import SeedQAError
 from qa.index import CURRENT, current_version, open_index
-
-
-class CountingEncoder:
-    """The real encoder, counting how many texts it is asked to embed."""
-
-    def __init__(self, encoder, fail_after: int | None = None) -> None:
-        self._enc = encoder
-        self.id = encoder.id
-        self.dim = encoder.dim
-        self.passages = 0
-        self.fail_after = fail_after
-
-    def encode_passages(self, texts, progress=False):
-        if self.fail_after is not None and self.passages + len(texts) > self.fail_after:
-            raise RuntimeError("encoder died mid-build")
-        self.passages += len(texts)
-        return self._enc.encode_passages(texts)
-
-    def encode_queries(self, texts):
-        return self._enc.encode_queries(texts)
-
-
-@pytest.fixture
-def built(docs_copy, seed_index_dir, tmp_path):
-    """A docs copy with a copy of the session index (same content, so nothing to re-embed)."""
-    index_dir = tmp_path / "index"
-    shutil.copytree(seed_index_dir, index_dir)
-    return docs_copy, index_dir
+from tests.conftest import CountingEncoder
 
 
 def test_round_trip_loads_the_saved_index_without_embedding(built, seed_engine):

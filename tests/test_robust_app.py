@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import socket
-import subprocess
-import threading
-import time
 import urllib.parse
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, SEEDQA, SEEDS
+from tests.conftest import ROOT, SEEDS, ChatProcess, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -31,60 +26,14 @@ QUESTION = "北仑有多少家模具企业？"
 START_TIMEOUT = 240
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`seedqa chat` in a subprocess, its merged output collected in a thread."""
-
-    def __init__(self, args: list[str], env: dict) -> None:
-        self.proc = subprocess.Popen(
-            [*SEEDQA, "chat", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if any("Ctrl+C" in ln for ln in self.lines):
-                return
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        self.stop()
-        pytest.fail("seedqa chat did not start:\n" + "\n".join(self.lines[-40:]))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self._reader.join(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def server(seed_index_dir, tmp_path_factory):
     """(base url, Gradio's upload folder) of a protected chat app."""
     upload_dir = tmp_path_factory.mktemp("gradio-uploads")
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1",
-               GRADIO_TEMP_DIR=str(upload_dir))
-    s = Server(["--auth", f"{USER}:{PASSWORD}", "--port", str(port),
-                "--index", str(seed_index_dir)], env)
-    s.wait_ready()
+    s = ChatProcess(["--auth", f"{USER}:{PASSWORD}", "--port", str(port),
+                     "--index", str(seed_index_dir)], {"GRADIO_TEMP_DIR": str(upload_dir)})
+    s.wait_for(r"Ctrl\+C")
     yield f"http://127.0.0.1:{port}", upload_dir
     s.stop()
     assert "Traceback" not in "\n".join(s.lines)

@@ -32,36 +32,11 @@ from qa.index import (
     read_manifest,
     verify,
 )
-from tests.conftest import ROOT, SEEDQA, run_cli
+from tests.conftest import ROOT, SEEDQA, CountingEncoder, run_cli
 
 QUESTION = "北仑有多少家模具企业？"
 NEW_FACT_Q = "青松镇商会今年新建了多少个服务站？"
 ENV = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
-
-
-class CountingEncoder:
-    """The session's real encoder, counting the passages it is asked to embed."""
-
-    def __init__(self, encoder) -> None:
-        self._enc = encoder
-        self.id = encoder.id
-        self.dim = encoder.dim
-        self.passages = 0
-
-    def encode_passages(self, texts, progress=False):
-        self.passages += len(texts)
-        return self._enc.encode_passages(texts)
-
-    def encode_queries(self, texts):
-        return self._enc.encode_queries(texts)
-
-
-@pytest.fixture
-def built(docs_copy, seed_index_dir, tmp_path):
-    """(docs, index_dir): a docs copy beside a copy of the session index (nothing to embed)."""
-    index_dir = tmp_path / "index"
-    shutil.copytree(seed_index_dir, index_dir)
-    return docs_copy, index_dir
 
 
 def _target(docs: Path) -> Path:

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -23,70 +20,12 @@ from pathlib import Path
 import pytest
 from gradio_client.exceptions import AuthenticationError
 
+from tests.conftest import ROOT, SEEDQA, ChatProcess, free_port
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
-SEEDQA = [sys.executable, "-m", "ui.cli"]
 
 START_TIMEOUT = 240  # engine load + gradio import on a busy 2-core machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ChatProcess:
-    """`seedqa chat ...` in a subprocess, its merged output collected line by line."""
-
-    def __init__(self, args: list[str]) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
-        self.proc = subprocess.Popen(
-            [*SEEDQA, "chat", *args],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, pattern: str, timeout: float = START_TIMEOUT) -> str:
-        """The first output line matching `pattern`; fails with the output so far otherwise."""
-        deadline = time.monotonic() + timeout
-        rx = re.compile(pattern)
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if rx.search(line):
-                    return line
-            if self.proc.poll() is not None:
-                self._reader.join(timeout=5)
-                pytest.fail(f"seedqa chat exited ({self.proc.returncode}):\n{self.output}")
-            time.sleep(0.2)
-        pytest.fail(f"no line matching {pattern!r} within {timeout}s:\n{self.output}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self._reader.join(timeout=5)
 
 
 @pytest.fixture
