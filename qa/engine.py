@@ -93,12 +93,11 @@ class SeedQA:
             return Answer(raw, REFUSAL, True, 0.0, [], message=EMPTY_MESSAGE)
         if not re.search(r"\w", q.text):
             return Answer(raw, REFUSAL, True, 0.0, [], qtype=q.qtype, message=NO_WORDS_MESSAGE)
-        qvec = self.encoder.encode_queries([f"{q.search_text}"])[0] if mode != "lexical" else None
+        # the one encoder call of an answer; lexical mode ranks without it but still uses it to
+        # score sentences by meaning
+        qvec = self.encoder.encode_queries([q.search_text])[0]
         lexical_weight = LEXICAL_WEIGHT if q.chinese else LEXICAL_WEIGHT_FOREIGN
         hits = rank(self.index, qvec, q.tokens, mode, top_k, lexical_weight)
-        if qvec is None:
-            # lexical mode still scores sentences by meaning: embed the question once, late
-            qvec = self.encoder.encode_queries([q.search_text])[0]
         citations = [self._citation(n, h) for n, h in enumerate(hits, start=1)]
         message = TRUNCATED_MESSAGE if q.truncated else ""
         choice = choose(self.index, q, qvec, hits)
