@@ -158,6 +158,8 @@ BAD_JSONL = (
     )
     + b"\n"
 )
+# the row ids BAD_JSONL produces: given ids where the line has one, else the line number
+BAD_JSONL_IDS = ["ok1", "line 2", "line 3", "nq", "line 5", "line 6", "line 8"]
 
 
 def test_bad_jsonl_lines_reported_with_line_numbers_others_answered(tmp_path, capsys):
@@ -172,15 +174,7 @@ def test_bad_jsonl_lines_reported_with_line_numbers_others_answered(tmp_path, ca
     assert err[4].startswith("seedqa: line 6: undecodable bytes") and err[4].endswith("; skipped")
     assert len(err) == 5
     rows = _csv_rows(out)
-    assert [r["id"] for r in rows] == [
-        "ok1",
-        "line 2",
-        "line 3",
-        "nq",
-        "line 5",
-        "line 6",
-        "line 8",
-    ]
+    assert [r["id"] for r in rows] == BAD_JSONL_IDS
     assert [bool(r["error"]) for r in rows] == [False, True, True, True, True, True, False]
     assert rows[1]["error"].startswith("bad JSON")
     assert eng.asked == ["first", "last"]
@@ -311,6 +305,12 @@ def _seedqa(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     return run_cli(args, cwd=tmp_path, env={"PYTHONIOENCODING": "utf-8"})
 
 
+def _batch(src: Path, out: Path | None, index: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`seedqa ask --batch SRC [--out OUT]` on the seeds with the session index."""
+    args = ["ask", "--docs", str(SEEDS), "--index", str(index), "--batch", str(src)]
+    return _seedqa(args + (["--out", str(out)] if out else []), tmp_path)
+
+
 def test_cli_batch_bad_jsonl_lines_real_engine(seed_index_dir, tmp_path):
     src = tmp_path / "q.jsonl"
     src.write_bytes(
@@ -319,20 +319,7 @@ def test_cli_batch_bad_jsonl_lines_real_engine(seed_index_dir, tmp_path):
         )
     )
     out = tmp_path / "o.csv"
-    p = _seedqa(
-        [
-            "ask",
-            "--docs",
-            str(SEEDS),
-            "--index",
-            str(seed_index_dir),
-            "--batch",
-            str(src),
-            "--out",
-            str(out),
-        ],
-        tmp_path,
-    )
+    p = _batch(src, str(out), seed_index_dir, tmp_path)
     assert p.returncode != 0, p.stderr
     problems = [ln for ln in p.stderr.splitlines() if ln.startswith("seedqa: line ")]
     assert [ln.split(":")[1].strip() for ln in problems] == [
@@ -344,15 +331,7 @@ def test_cli_batch_bad_jsonl_lines_real_engine(seed_index_dir, tmp_path):
     ]
     assert "bad JSON" in problems[0] and "undecodable bytes" in problems[4]
     rows = _csv_rows(out)
-    assert [r["id"] for r in rows] == [
-        "ok1",
-        "line 2",
-        "line 3",
-        "nq",
-        "line 5",
-        "line 6",
-        "line 8",
-    ]
+    assert [r["id"] for r in rows] == BAD_JSONL_IDS
     assert rows[0]["error"] == "" and rows[0]["refused"] == "false"
     assert "中国出口" in rows[0]["answer"].replace(" ", "")
     assert json.loads(rows[0]["citations"])[0]["n"] == 1
@@ -364,20 +343,7 @@ def test_cli_batch_txt_with_undecodable_line_real_engine(seed_index_dir, tmp_pat
     src = tmp_path / "q.txt"
     src.write_bytes(SEED_Q.encode() + b"\n\n\xff\xfe\n" + OFF_Q.encode() + b"\n")
     out = tmp_path / "o.jsonl"
-    p = _seedqa(
-        [
-            "ask",
-            "--docs",
-            str(SEEDS),
-            "--index",
-            str(seed_index_dir),
-            "--batch",
-            str(src),
-            "--out",
-            str(out),
-        ],
-        tmp_path,
-    )
+    p = _batch(src, str(out), seed_index_dir, tmp_path)
     assert p.returncode != 0
     assert [ln for ln in p.stderr.splitlines() if ln.startswith("seedqa: line")] == [
         "seedqa: line 3: undecodable bytes (not UTF-8: byte 0xff at byte 1); skipped"
@@ -391,9 +357,7 @@ def test_cli_batch_txt_with_undecodable_line_real_engine(seed_index_dir, tmp_pat
 def test_cli_batch_clean_file_exits_zero_and_streams_to_stdout(seed_index_dir, tmp_path):
     src = tmp_path / "q.txt"
     src.write_text(SEED_Q + "\n", encoding="utf-8")
-    p = _seedqa(
-        ["ask", "--docs", str(SEEDS), "--index", str(seed_index_dir), "--batch", str(src)], tmp_path
-    )
+    p = _batch(src, None, seed_index_dir, tmp_path)
     assert p.returncode == 0, p.stderr
     (row,) = [json.loads(line) for line in io.StringIO(p.stdout) if line.strip()]
     assert row["question"] == SEED_Q and row["error"] is None
@@ -402,20 +366,7 @@ def test_cli_batch_clean_file_exits_zero_and_streams_to_stdout(seed_index_dir, t
 def test_cli_batch_unknown_extension_is_one_line(seed_index_dir, tmp_path):
     src = tmp_path / "q.xlsx"
     src.write_text("x", encoding="utf-8")
-    p = _seedqa(
-        [
-            "ask",
-            "--docs",
-            str(SEEDS),
-            "--index",
-            str(seed_index_dir),
-            "--batch",
-            str(src),
-            "--out",
-            str(tmp_path / "o.csv"),
-        ],
-        tmp_path,
-    )
+    p = _batch(src, str(tmp_path / "o.csv"), seed_index_dir, tmp_path)
     assert p.returncode != 0
     msg = [ln for ln in p.stderr.splitlines() if ".jsonl, .csv, .txt" in ln]
     assert len(msg) == 1 and "Traceback" not in p.stderr
