@@ -42,7 +42,7 @@ def seed_passages(n: int = 200, size: int = 250) -> list[str]:
 
 def queries(n: int = 40) -> list[str]:
     out: list[str] = []
-    dev = Path("/work/shared/dev_questions.jsonl")
+    dev = Path(__file__).resolve().parent.parent / "data" / "dev_questions.jsonl"
     if dev.exists():
         out = [json.loads(line)["question"] for line in dev.read_text(encoding="utf-8").splitlines() if line]
     for p in sorted((ROOT / "seeds").glob("*.txt")):

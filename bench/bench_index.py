@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV = ROOT.parent / "shared" / "dev_questions.jsonl"
+DEV = ROOT / "data" / "dev_questions.jsonl"
 
 _BUILD = r"""
 import json, resource, sys, time

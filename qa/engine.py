@@ -12,12 +12,16 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.answer import DEFAULT_THRESHOLD, choose
+import numpy as np
+
+from qa.chooser import AnswerModel, default_model
 from qa.errors import SeedQAError
+from qa.features import candidates_and_features
 from qa.index import Index, open_index
 from qa.lexical import register_terms
 from qa.question import parse
 from qa.retrieve import MODES, rank
+from qa.span_model import choose_span
 from qa.types import REFUSAL, Answer, Chunk, Citation
 
 EMPTY_MESSAGE = "问题为空：请输入一个问题。"
@@ -35,11 +39,22 @@ LEXICAL_WEIGHT_FOREIGN = 0.3
 class SeedQA:
     """Answers questions extractively from one documents folder."""
 
-    def __init__(self, index: Index, encoder, docs: Path) -> None:
+    def __init__(self, index: Index, encoder, docs: Path, model: AnswerModel | None = None) -> None:
         self.index = index
         self.encoder = encoder
         self.docs = Path(docs)
-        self.default_threshold = DEFAULT_THRESHOLD
+        self._model = model
+
+    @property
+    def model(self) -> AnswerModel:
+        """The learned answer choice, loaded on first use (training needs only candidates)."""
+        if self._model is None:
+            self._model = default_model()
+        return self._model
+
+    @property
+    def default_threshold(self) -> float:
+        return self.model.threshold
 
     @classmethod
     def open(
@@ -93,36 +108,51 @@ class SeedQA:
             return Answer(raw, REFUSAL, True, 0.0, [], message=EMPTY_MESSAGE)
         if not re.search(r"\w", q.text):
             return Answer(raw, REFUSAL, True, 0.0, [], qtype=q.qtype, message=NO_WORDS_MESSAGE)
-        # the one encoder call of an answer; lexical mode ranks without it but still uses it to
-        # score sentences by meaning
-        qvec = self.encoder.encode_queries([q.search_text])[0]
-        lexical_weight = LEXICAL_WEIGHT if q.chinese else LEXICAL_WEIGHT_FOREIGN
-        hits = rank(self.index, qvec, q.tokens, mode, top_k, lexical_weight)
+        hits, cands, x = self._candidates(q, top_k, mode)
         citations = [self._citation(n, h) for n, h in enumerate(hits, start=1)]
         message = TRUNCATED_MESSAGE if q.truncated else ""
-        choice = choose(self.index, q, qvec, hits)
-        if choice is None or choice.confidence < threshold:
-            conf = choice.confidence if choice else 0.0
+        if not cands:
+            return Answer(raw, REFUSAL, True, 0.0, citations, qtype=q.qtype, message=message)
+        probs = self.model.probabilities(x)
+        best = int(np.argmax(probs))
+        conf = float(probs[best])
+        if conf < threshold or self.model.contradicted(x[best]):
             return Answer(raw, REFUSAL, True, conf, citations, qtype=q.qtype, message=message)
-        chunk = self.index.chunks[hits[choice.chunk_rank].chunk_id]
-        sentence = chunk.sentences[choice.sentence_index].text
-        if choice.span is not None:
-            s, e = choice.span.start, choice.span.end
-        else:
-            s, e = 0, len(sentence)
+        choice = cands[best]
+        sentence = choice.text
+        rule = (choice.span.start, choice.span.end) if choice.span is not None else None
+        s, e = choose_span(sentence, q, rule)
         return Answer(
             question=raw,
             answer=sentence,
             refused=False,
-            confidence=choice.confidence,
+            confidence=conf,
             citations=citations,
             span=sentence[s:e],
             span_start=s,
             span_end=e,
-            source=choice.chunk_rank + 1,
+            source=choice.rank + 1,
             qtype=q.qtype,
             message=message,
         )
+
+    def _candidates(self, q, top_k: int, mode: str):
+        """The one encoder call of an answer, the ranked passages, and their candidate sentences
+        with features; lexical mode ranks without the vector but still scores sentences by it."""
+        qvec = self.encoder.encode_queries([q.search_text])[0]
+        lexical_weight = LEXICAL_WEIGHT if q.chinese else LEXICAL_WEIGHT_FOREIGN
+        hits = rank(self.index, qvec, q.tokens, mode, top_k, lexical_weight)
+        cands, x = candidates_and_features(self.index, q, qvec, hits)
+        return hits, cands, x
+
+    def candidates(self, question: str, top_k: int = 5, mode: str = "hybrid"):
+        """(candidates, feature rows) for `question`, as `answer` sees them; None when the
+        question has no words. Training (`qa.train`) labels these rows."""
+        q = parse(question if isinstance(question, str) else str(question or ""))
+        if not q.text or not re.search(r"\w", q.text):
+            return None
+        _hits, cands, x = self._candidates(q, top_k, mode)
+        return cands, x
 
     def _options(self, top_k: object, threshold: object) -> tuple[int, float]:
         """`top_k` and `threshold` checked as one-line user errors.

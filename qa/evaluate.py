@@ -56,6 +56,7 @@ class GoldItem:
     answers: tuple[str, ...]
     type: str | None = None
     style: str | None = None
+    doc: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ def load_gold(path: Path) -> list[GoldItem]:
                 tuple(answers),
                 _label(obj.get("type")),
                 _label(obj.get("style")),
+                _label(obj.get("doc")),
             )
         )
     if not items:

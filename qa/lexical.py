@@ -40,6 +40,31 @@ def _get_jieba():
     return _jieba
 
 
+_t2s = None
+_t2s_lock = threading.Lock()
+
+
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified Chinese (OpenCC tables).
+
+    Lexical search, jieba and the answer features all work on one script, so a question in
+    either script finds documents in either script; what is shown is always the document's own
+    characters. OpenCC's t2s maps character for character here, so offsets carry over; when a
+    phrase rule would change the length, the text is converted one character at a time instead.
+    """
+    global _t2s
+    if _t2s is None:
+        with _t2s_lock:
+            if _t2s is None:
+                from opencc import OpenCC
+
+                _t2s = OpenCC("t2s")
+    out = _t2s.convert(text)
+    if len(out) != len(text):
+        out = "".join(_t2s.convert(ch) if len(_t2s.convert(ch)) == 1 else ch for ch in text)
+    return out
+
+
 _QUOTED = re.compile(r"“([^“”\s]{2,8})”")
 _registered: set[str] = set()
 
@@ -66,7 +91,7 @@ def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:
     """Lower-cased jieba search-mode tokens without punctuation (and stopwords)."""
     jieba = _get_jieba()
     out = []
-    for tok in jieba.cut_for_search(text):
+    for tok in jieba.cut_for_search(to_simplified(text)):
         tok = tok.strip().lower()
         if not tok or not _TOKEN_OK.search(tok):
             continue

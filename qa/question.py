@@ -8,11 +8,10 @@ sentence holds no count of `家` is a near miss, not an answer.
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from dataclasses import dataclass, field
 
-from qa.lexical import STOPWORDS, pos_tokens, tokenize, words
+from qa.lexical import STOPWORDS, pos_tokens, to_simplified, tokenize, words
 
 MAX_QUESTION_CHARS = 300
 
@@ -52,22 +51,6 @@ _CONTROL = re.compile(
 # Characters looked at before normalising: NFKC and the regexes cost time in the length of the
 # input, so a 10 MB paste is cut first (generously: NFKC can shrink text, e.g. combining marks).
 _PRE_CAP = MAX_QUESTION_CHARS * 8
-
-_t2s = None
-_t2s_lock = threading.Lock()
-
-
-def to_simplified(text: str) -> str:
-    """Traditional -> simplified Chinese (OpenCC tables), so lexical search matches the corpus."""
-    global _t2s
-    if _t2s is None:
-        with _t2s_lock:
-            if _t2s is None:
-                from opencc import OpenCC
-
-                _t2s = OpenCC("t2s")
-    return _t2s.convert(text)
-
 
 def is_chinese(text: str) -> bool:
     """Whether most letters of `text` are CJK (decides how much to trust jieba/BM25)."""

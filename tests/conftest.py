@@ -21,8 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
-DEV_QUESTIONS = SHARED / "dev_questions.jsonl"
+# the public dev questions, copied into the repo so a fresh clone tests without ../shared
+DEV_QUESTIONS = ROOT / "data" / "dev_questions.jsonl"
 SEEDQA = [sys.executable, "-m", "ui.cli"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

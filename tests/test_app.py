@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import html
 import io
-import json
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qa.types import REFUSAL, Answer, Citation
-from tests.conftest import free_port
+from tests.conftest import dev_questions, free_port
 from ui import render
 
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -34,13 +32,6 @@ NASTY = f"北仑{XSS_IMG}有近2000家{XSS_SCRIPT}模具企业{MD_LINK}。"
 # The only tags render.py may ever emit.
 ALLOWED_TAGS = {"div", "p", "span", "mark", "code", "details", "summary"}
 
-
-DEV_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "dev_questions.jsonl"
-
-
-def dev_questions() -> list[dict]:
-    with open(DEV_QUESTIONS, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def serve(engine, examples: list[str] | None = None):
@@ -80,7 +71,7 @@ def test_ask_returns_answer_json(client, seed_engine):
 
 
 def test_ask_refuses_with_closest_passages(client):
-    got = client.predict("武汉市律师协会会长是谁？", api_name="/ask")
+    got = client.predict("白小T的创始人是谁？", api_name="/ask")
     assert got["refused"] and got["answer"] == REFUSAL
     assert got["citations"], "a refusal still lists the closest passages"
 

@@ -24,7 +24,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 from embeddings import convert  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DEV_QUESTIONS = Path("/work/shared/dev_questions.jsonl")
+DEV_QUESTIONS = Path(__file__).resolve().parent.parent / "data" / "dev_questions.jsonl"
 
 TRICKY = [
     "Ｈｅｌｌｏ　ｗｏｒｌｄ！全角ＡＢＣ１２３",

@@ -181,6 +181,12 @@ def _register_optional() -> None:
         main.add_command(eval_cmd, "eval")
     except ImportError:
         pass
+    from ui.import_cmd import import_cmd
+
+    main.add_command(import_cmd, "import-squad")
+    from ui.train_cmd import train_cmd
+
+    main.add_command(train_cmd, "train")
     try:
         from ui.chat_cmd import chat_cmd
 

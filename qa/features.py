@@ -1,0 +1,290 @@
+"""Describe every candidate sentence of the top passages as numbers a learned model can weigh.
+
+The hand-set confidence this replaces multiplied a few signals with weights chosen on 30
+questions; it neither carried over to new questions nor caught near misses. Here each candidate
+gets the raw evidence (how similar it is to the question by meaning and by words, how its passage
+ranked, whether it holds something of the asked type, whether the question's years, numbers,
+places, names and organisations are present or contradicted near it) and `qa.chooser` learns
+from thousands of real questions how much each counts.
+
+Everything is computed on one script (simplified Chinese, `to_simplified`), so a traditional
+question matches a simplified document and the reverse; the candidates keep the document's own
+text for display. Words the question shares with a sentence mean nothing for a question in
+another language, so those features are missing (NaN) for it rather than zero, and the model
+learns what to do without them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from qa.lexical import pos_tokens, to_simplified
+from qa.question import Question
+from qa.spans import Span, extract
+
+QTYPE_ORDER = (
+    "quantity", "date", "person", "place", "organization", "list", "reason", "definition", "other",
+)
+# a word the corpus never uses is rare, but no rarer than a word used once
+IDF_CAP = 3.5
+_YEAR = re.compile(r"(?<!\d)((?:1[5-9]|20)\d\d)(?=年|\b|$)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_ORG_SUFFIX = re.compile(r"(商会|协会|总会|公司|集团|企业|委员会|联合会|工商联|政府|大学|学院|银行|医院|中心|部|局|厅|署|院|所|队|社|会)$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# nouns that name the kind of answer asked for (`哪座城市`, `什么时候`, `什么原因`)
+_ANSWER_KINDS = frozenset(
+    ["时候", "时间", "日期", "年份", "地方", "地点", "城市", "国家", "地区", "省份", "名字", "名称", "人物", "原因", "目的", "方式", "方法", "数量", "多少", "哪里", "哪个", "哪些", "意思", "作用", "特点", "内容", "程度", "结果"]
+)
+_QWORD_CHARS = set("什么谁哪多少几何时为怎样如的了是在吗呢？?，,。")
+
+FEATURES: tuple[str, ...] = (
+    "dense", "dense_rel", "dense_prev", "dense_next", "dense_ctx",
+    "passage_dense", "passage_dense_rel", "passage_lex", "rank", "fused",
+    "cover", "cover_rel", "cover_ctx", "cover_passage", "char_overlap", "bigram_overlap",
+    "missing_idf_max", "missing_weight", "missing_word_max", "missing_word_weight",
+    "missing_word_passage_max", "cons_missing_ctx", "cons_missing_passage", "cons_absent_corpus",
+    "novel_person", "novel_place", "novel_org", "novel_number", "novel_time",
+    "place_conflict", "name_conflict", "org_conflict", "type_present", "latin_overlap",
+    "type_fit", "has_span", "has_number",
+    "q_years", "year_in_sent", "year_in_ctx", "year_conflict",
+    "q_numbers", "number_in_ctx", "number_conflict",
+    "q_places", "places_in_ctx", "q_names", "names_in_ctx", "q_orgs", "orgs_in_ctx",
+    "sent_len", "sent_pos", "novel", "chinese", "q_len", "n_candidates",
+    *(f"qtype_{t}" for t in QTYPE_ORDER),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One sentence of a hit passage: where it is, and the typed span a rule found in it."""
+
+    rank: int  # 0-based rank of the passage among the hits
+    chunk_id: int
+    sentence_index: int
+    text: str
+    span: Span | None
+
+
+@lru_cache(maxsize=100_000)
+def simple(text: str) -> str:
+    """The text in simplified script, same length (cached: candidates recur across questions)."""
+    return to_simplified(text)
+
+
+def idf(lexical, term: str) -> float:
+    """Inverse document frequency over passages, read off the BM25 index."""
+    n = lexical.num_docs
+    df = lexical.doc_freq(term)
+    return min(math.log((n - df + 0.5) / (df + 0.5) + 1.0), IDF_CAP)
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionFacts:
+    """What of the question must hold in an answer's context: constraints and weighted words."""
+
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+    years: tuple[str, ...]
+    numbers: tuple[str, ...]
+    places: tuple[str, ...]
+    names: tuple[str, ...]
+    orgs: tuple[str, ...]
+    chars: frozenset[str]
+    bigrams: frozenset[str]
+    constraints: tuple[tuple[str, float], ...]  # (term, weight) that an answer's context must hold
+    absent: float  # largest weight of a constraint term no passage of the corpus contains
+
+
+def question_facts(q: Question, lexical) -> QuestionFacts:
+    terms = q.terms + q.context_terms
+    pos_w = q.weights + [0.5] * len(q.context_terms)
+    weights = [idf(lexical, t) * w for t, w in zip(terms, pos_w, strict=True)]
+    text = q.text
+    years = tuple(dict.fromkeys(_YEAR.findall(text)))
+    numbers = tuple(n for n in dict.fromkeys(_NUMBER.findall(text)) if n not in years)
+    places, names, orgs = [], [], []
+    for w, flag, _s, _e in pos_tokens(text):
+        if len(w) < 2:
+            continue
+        if flag == "ns":
+            places.append(w)
+        elif flag == "nr":
+            names.append(w)
+        elif flag == "nt" or _ORG_SUFFIX.search(w) and flag.startswith("n"):
+            orgs.append(w)
+    core = "".join(ch for ch in text if _CJK.match(ch) and ch not in _QWORD_CHARS)
+    # the constraints: what the question is about, not what it asks for (`哪座城市`: 城市 is the
+    # kind of answer, not a word the answer must repeat) nor single characters
+    skip = {q.head, q.measure} | _ANSWER_KINDS
+    constraints = tuple((t, w) for t, w in zip(terms, weights, strict=True)
+                        if len(t) >= 2 and t not in skip)
+    absent = max((w for t, w in constraints if lexical.doc_freq(t) == 0), default=0.0)
+    return QuestionFacts(
+        tuple(terms), tuple(weights), years, numbers,
+        tuple(dict.fromkeys(places)), tuple(dict.fromkeys(names)), tuple(dict.fromkeys(orgs)),
+        frozenset(core), frozenset(core[i:i + 2] for i in range(len(core) - 1)),
+        constraints, absent,
+    )
+
+
+def _coverage(f: QuestionFacts, text: str) -> float:
+    total = sum(f.weights)
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in zip(f.terms, f.weights, strict=True) if t in text) / total
+
+
+@lru_cache(maxsize=100_000)
+def _words(text: str) -> frozenset[str]:
+    """The whole words of `text` (jieba precise mode): `主席` is not a word of `副主席`."""
+    return frozenset(w.lower() for w, _f, _s, _e in pos_tokens(text))
+
+
+@lru_cache(maxsize=100_000)
+def _entities(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((w, f) for w, f, _s, _e in pos_tokens(text) if f in _ENTITY_KIND)
+
+
+_ENTITY_KIND = {"nr": 0, "nrfg": 0, "nrt": 0, "ns": 1, "nt": 2, "m": 3, "t": 4}
+
+
+def _frac(items: tuple[str, ...], text: str) -> float:
+    return sum(1 for i in items if i in text) / len(items) if items else 1.0
+
+
+_LATIN = re.compile(r"[A-Za-z]{2,}|\d+(?:\.\d+)?")
+_DATE_SHAPE = re.compile(r"\d{2,4}年|\d{1,2}月|\d{1,2}日|[一二三四五六七八九十〇零]+年|年代|世纪|朝")
+_REASON_SHAPE = re.compile(r"因为|由于|为了|旨在|所以|因此|因而|以便|目的")
+
+
+def _type_present(qtype: str, text: str, novel: list[float]) -> float:
+    """Whether the sentence holds something new of the asked kind (a name for 谁, a number for
+    多少, ...): a rough, rule-free cousin of the typed spans that works on any corpus."""
+    if qtype == "quantity":
+        return 1.0 if novel[3] or re.search(r"\d", text) else 0.0
+    if qtype == "date":
+        return 1.0 if novel[4] or _DATE_SHAPE.search(text) else 0.0
+    if qtype == "person":
+        return 1.0 if novel[0] else 0.0
+    if qtype == "place":
+        return 1.0 if novel[1] else 0.0
+    if qtype == "organization":
+        return 1.0 if novel[2] or _ORG_SUFFIX.search(text.rstrip("。！？；")) else 0.0
+    if qtype == "list":
+        return 1.0 if re.search(r"、|和|及|与", text) else 0.0
+    if qtype == "reason":
+        return 1.0 if _REASON_SHAPE.search(text) else 0.0
+    return 1.0
+
+
+def candidates_and_features(
+    index, q: Question, qvec: np.ndarray | None, hits: list
+) -> tuple[list[Candidate], np.ndarray]:
+    """Every sentence of the hit passages and one feature row each (rows follow `FEATURES`)."""
+    facts = question_facts(q, index.lexical)
+    cands: list[Candidate] = []
+    rows: list[list[float]] = []
+    max_lex = max((h.lexical for h in hits), default=0.0) or 1.0
+    max_pdense = max((h.dense for h in hits), default=0.0)
+    per_hit = []
+    for hit in hits:
+        chunk = index.chunks[hit.chunk_id]
+        lo = int(index.sentence_offsets[hit.chunk_id])
+        svecs = index.sentence_vectors[lo : lo + len(chunk.sentences)]
+        if qvec is not None and len(svecs):
+            sims = np.asarray(svecs @ qvec, dtype=np.float64)
+        else:
+            sims = np.zeros(len(chunk.sentences))
+        per_hit.append(sims)
+    top_dense = max((float(s.max()) for s in per_hit if len(s)), default=0.0)
+    chinese = 1.0 if q.chinese else 0.0
+    nan = math.nan
+    qt = [1.0 if q.qtype == t else 0.0 for t in QTYPE_ORDER]
+    pairs = list(zip(facts.terms, facts.weights, strict=True))
+    latin = {t.lower() for t in _LATIN.findall(q.text)}
+    for rank, hit in enumerate(hits):
+        chunk = index.chunks[hit.chunk_id]
+        sims = per_hit[rank]
+        passage = simple(f"{chunk.title} {chunk.text}")
+        passage_words = _words(simple(chunk.title)).union(
+            *(_words(simple(s.text)) for s in chunk.sentences))
+        missing_passage = max((w for t, w in pairs if t not in passage_words), default=0.0)
+        cons_passage = max((w for t, w in facts.constraints if t not in passage), default=0.0)
+        n_s = len(chunk.sentences)
+        for i, sent in enumerate(chunk.sentences):
+            text = simple(sent.text)
+            prev = simple(chunk.sentences[i - 1].text) if i > 0 else ""
+            ctx = f"{simple(chunk.title)} {prev} {text}"
+            ctx_words = _words(simple(chunk.title)) | _words(prev) | _words(text)
+            missing = [w for t, w in pairs if t not in ctx_words]
+            novel = [0.0] * 5
+            for w, f in _entities(text):
+                if w not in q.text:
+                    novel[_ENTITY_KIND[f]] += 1.0
+            # the question names a place / person / organisation that the context does not, while
+            # the context names another of the same kind: `杭州` asked, `宁波` said
+            ctx_kinds = {_ENTITY_KIND[f] for w, f in _entities(ctx) if w not in q.text}
+            conflicts = [
+                1.0 if items and _frac(items, ctx) < 1.0 and kind in ctx_kinds else 0.0
+                for items, kind in ((facts.places, 1), (facts.names, 0), (facts.orgs, 2))
+            ]
+            span = extract(text, q)
+            d = float(sims[i])
+            d_prev = float(sims[i - 1]) if i > 0 else d
+            d_next = float(sims[i + 1]) if i + 1 < n_s else d
+            cover = _coverage(facts, text) if q.chinese else nan
+            chars = set(text)
+            year_in_sent = _frac(facts.years, ctx)
+            year_in_ctx = _frac(facts.years, passage)
+            ctx_years = set(_YEAR.findall(ctx))
+            numbers_ctx = set(_NUMBER.findall(passage))
+            cands.append(Candidate(rank, hit.chunk_id, i, sent.text, span))
+            rows.append([
+                d, d - top_dense, d_prev, d_next, max(d, 0.5 * (d + d_prev)),
+                hit.dense, hit.dense - max_pdense, hit.lexical / max_lex, float(rank), hit.score,
+                cover, nan, _coverage(facts, ctx) if q.chinese else nan,
+                _coverage(facts, passage) if q.chinese else nan,
+                (len(facts.chars & chars) / len(facts.chars)) if facts.chars else nan,
+                (sum(1 for b in facts.bigrams if b in text) / len(facts.bigrams))
+                if facts.bigrams else nan,
+                max((w for t, w in zip(facts.terms, facts.weights, strict=True) if t not in passage),
+                    default=0.0) if q.chinese else nan,
+                sum(w for t, w in zip(facts.terms, facts.weights, strict=True) if t not in ctx)
+                if q.chinese else nan,
+                max(missing, default=0.0) if q.chinese else nan,
+                sum(missing) if q.chinese else nan,
+                missing_passage if q.chinese else nan,
+                max((w for t, w in facts.constraints if t not in ctx), default=0.0)
+                if q.chinese else nan,
+                cons_passage if q.chinese else nan,
+                facts.absent if q.chinese else nan,
+                *novel,
+                *conflicts,
+                _type_present(q.qtype, text, novel),
+                (sum(1 for t in latin if t in text.lower()) / len(latin)) if latin else nan,
+                span.strength if span is not None else 0.0,
+                1.0 if span is not None else 0.0,
+                1.0 if re.search(r"\d|[一二三四五六七八九十百千万亿两]", text) else 0.0,
+                float(len(facts.years)), year_in_sent, year_in_ctx,
+                1.0 if facts.years and year_in_ctx < 1.0 and ctx_years else 0.0,
+                float(len(facts.numbers)), _frac(facts.numbers, passage),
+                1.0 if facts.numbers and _frac(facts.numbers, passage) < 1.0 and numbers_ctx
+                else 0.0,
+                float(len(facts.places)), _frac(facts.places, passage),
+                float(len(facts.names)), _frac(facts.names, passage),
+                float(len(facts.orgs)), _frac(facts.orgs, passage),
+                math.log1p(len(text)), float(i), 1.0 - len(chars & facts.chars) / max(len(chars), 1),
+                chinese, math.log1p(len(q.text)), 0.0,
+                *qt,
+            ])
+    x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
+    if len(rows):
+        c = FEATURES.index("cover")
+        x[:, FEATURES.index("cover_rel")] = x[:, c] - np.nanmax(x[:, c]) if q.chinese else np.nan
+        x[:, FEATURES.index("n_candidates")] = len(rows)
+    return cands, x

@@ -1,0 +1,327 @@
+"""`seedqa train`: learn the answer choice (and its refusal threshold) from real questions.
+
+Reproducible from the data where it lies: the fit parts of the public sets under
+`../shared/external/` are imported as open-domain tasks (`qa.squad`, same seed, same split by
+article), our own seeds questions contribute their fit part, and every index is built with the
+default encoder. Features are cached per set (keyed by the code and the encoder), so retraining
+after a change of model settings costs seconds.
+
+Honest numbers: the threshold is chosen on out-of-fold predictions (grouped k-fold, an article or
+a question never on both sides), so the figures recorded beside the model are cross-validated
+figures of the fit parts; the report parts are never read here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.chooser import META_FILE, MODEL_FILE
+from qa.errors import SeedQAError
+from qa.features import FEATURES
+from qa.metrics import contains_gold
+
+# LightGBM settings: small trees, many examples per leaf, one thread and `deterministic` so a
+# retrain from the same features gives the same model bit for bit.
+PARAMS = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.9,
+    "lambda_l2": 1.0,
+    "num_threads": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "seed": 0,
+    "verbosity": -1,
+}
+NUM_ROUNDS = 300
+FEATURES_FILE = "answer_features.npz"
+MAX_FALSE_REFUSALS = 0.03
+# A set of few questions (our own seeds questions: near misses written on purpose) counts as if
+# it had this many, so thousands of Wikipedia questions do not drown what it teaches.
+MIN_SET_WEIGHT = 500
+
+
+@dataclass
+class FeatureSet:
+    """Candidate rows of many questions: `q[i]` is the question of row `i`."""
+
+    name: str
+    x: np.ndarray  # rows x FEATURES
+    y: np.ndarray  # 1 when the candidate sentence contains a gold answer
+    q: np.ndarray  # question index of each row
+    groups: list[str]  # per question: the cross-validation group (article or question)
+    answerable: np.ndarray  # per question
+    # (question, sentence, gold answers, group) of answerable questions whose candidates hold a
+    # gold answer: the examples of the learned span
+    spans: list[tuple[str, str, list[str], str]] = field(default_factory=list)
+    qweight: np.ndarray | None = None  # per question: its weight in fitting and thresholds
+
+    def weights(self) -> np.ndarray:
+        return np.ones(self.n_questions) if self.qweight is None else self.qweight
+
+    @property
+    def n_questions(self) -> int:
+        return len(self.groups)
+
+
+def split_of(qid: str) -> str:
+    """`fit` or `report` for one of our own questions: a fixed hash of its id, half and half."""
+    return "fit" if int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 2 == 0 else "report"
+
+
+def collect(engine, items: Sequence, name: str, group_of: Callable[[object], str],
+            progress: bool = True) -> FeatureSet:
+    """Run every gold question through the engine's candidate stage and label the candidates."""
+    from tqdm import tqdm
+
+    xs, ys, qs, groups, answerable, spans = [], [], [], [], [], []
+    for item in tqdm(items, desc=f"features {name}", disable=not progress, unit="q"):
+        found = engine.candidates(item.question)
+        if found is None:
+            continue
+        cands, x = found
+        j = len(groups)
+        groups.append(group_of(item))
+        answerable.append(bool(item.answers))
+        xs.append(x)
+        labels = [contains_gold(c.text, item.answers) if item.answers else False for c in cands]
+        ys.append(np.array(labels, dtype=np.int8))
+        if any(labels):
+            sentence = cands[labels.index(True)].text
+            spans.append((item.question, sentence, list(item.answers), groups[-1]))
+        qs.append(np.full(len(cands), j, dtype=np.int32))
+    return FeatureSet(
+        name,
+        np.concatenate(xs) if xs else np.zeros((0, len(FEATURES)), np.float32),
+        np.concatenate(ys) if ys else np.zeros(0, np.int8),
+        np.concatenate(qs) if qs else np.zeros(0, np.int32),
+        groups,
+        np.array(answerable, dtype=bool),
+        spans,
+    )
+
+
+def merge(sets: Sequence[FeatureSet]) -> FeatureSet:
+    xs, ys, qs, groups, ans, spans, qw = [], [], [], [], [], [], []
+    offset = 0
+    for s in sets:
+        qw.append(s.weights() * max(1.0, MIN_SET_WEIGHT / max(s.n_questions, 1)))
+        spans += [(q, t, g, f"{s.name}:{grp}") for q, t, g, grp in s.spans]
+        xs.append(s.x)
+        ys.append(s.y)
+        qs.append(s.q + offset)
+        groups += [f"{s.name}:{g}" for g in s.groups]
+        ans.append(s.answerable)
+        offset += s.n_questions
+    return FeatureSet("+".join(s.name for s in sets), np.concatenate(xs), np.concatenate(ys),
+                      np.concatenate(qs), groups, np.concatenate(ans), spans, np.concatenate(qw))
+
+
+def fit_booster(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
+    """The model on these rows (weighted), deterministic."""
+    import lightgbm
+
+    data = lightgbm.Dataset(x, label=y, weight=w, feature_name=list(FEATURES),
+                            free_raw_data=False)
+    return lightgbm.train(PARAMS, data, num_boost_round=NUM_ROUNDS)
+
+
+def out_of_fold(fs: FeatureSet, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Probabilities for every row from a model that never saw its group (article/question)."""
+    uniq = sorted(set(fs.groups))
+    rng = np.random.default_rng(seed)
+    fold_of_group = dict(zip(uniq, rng.permutation(len(uniq)) % folds, strict=True))
+    qfold = np.array([fold_of_group[g] for g in fs.groups])
+    row_fold = qfold[fs.q]
+    probs = np.zeros(len(fs.y))
+    w = fs.weights()[fs.q]
+    for k in range(folds):
+        test = row_fold == k
+        if not test.any():
+            continue
+        booster = fit_booster(fs.x[~test], fs.y[~test], w[~test])
+        probs[test] = booster.predict(fs.x[test], num_threads=1)
+    return probs
+
+
+def per_question(fs: FeatureSet, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(effective best probability, whether the chosen candidate is right) for every question,
+    exactly as the engine decides: the first candidate of highest probability, and 0 when its
+    context contradicts the question (`AnswerModel.contradicted`), so it is always refused."""
+    from qa.chooser import AnswerModel
+
+    best = np.zeros(fs.n_questions)
+    right = np.zeros(fs.n_questions, dtype=bool)
+    order = np.lexsort((np.arange(len(probs)), -probs, fs.q))  # by question, best first
+    first = order[np.r_[True, fs.q[order][1:] != fs.q[order][:-1]]] if len(order) else order
+    for i in first:
+        j = fs.q[i]
+        best[j] = 0.0 if AnswerModel.contradicted(fs.x[i]) else probs[i]
+        right[j] = bool(fs.y[i])
+    return best, right
+
+
+def figures(best: np.ndarray, right: np.ndarray, answerable: np.ndarray, t: float,
+            weights: np.ndarray | None = None) -> dict:
+    """Sentence accuracy and refusal figures of one threshold (as `seedqa eval` counts them),
+    each question counted with its weight."""
+    w = np.ones(len(best)) if weights is None else weights
+    ans, refused = answerable, best < t
+    w_ans, w_un = w[ans].sum(), w[~ans].sum()
+
+    def rate(mask: np.ndarray, den: float) -> float | None:
+        return round(float(w[mask].sum() / den), 4) if den else None
+
+    return {
+        "n": int(len(best)),
+        "sentence_accuracy": rate(right & ~refused & ans, w_ans),
+        "false_refusal_rate": rate(refused & ans, w_ans),
+        "refusal_recall": rate(refused & ~ans, w_un),
+    }
+
+
+def pick_threshold(best: np.ndarray, answerable: np.ndarray, max_frr: float,
+                   weights: np.ndarray | None = None) -> float:
+    """The highest threshold whose (weighted) false-refusal rate on answerable questions stays
+    ≤ `max_frr`."""
+    w = np.ones(len(best)) if weights is None else weights
+    order = np.argsort(best[answerable], kind="stable")
+    scores, sw = best[answerable][order], w[answerable][order]
+    if not len(scores):
+        return 0.5
+    refused = np.cumsum(sw) / sw.sum()  # share refused when the threshold is just above scores[i]
+    k = int(np.searchsorted(refused, max_frr, side="right"))  # questions that may be refused
+    return float(scores[min(k, len(scores) - 1)])
+
+
+def save_set(path: Path, fs: FeatureSet) -> None:
+    """A feature set as one compressed file (the span examples as JSON inside it)."""
+    np.savez_compressed(path, x=fs.x, y=fs.y, q=fs.q, answerable=fs.answerable,
+                        qweight=fs.weights(),
+                        groups=np.array(fs.groups, dtype=str),
+                        spans=np.array(json.dumps(fs.spans, ensure_ascii=False)))
+
+
+def load_set(path: Path, name: str = "cached") -> FeatureSet:
+    with np.load(path) as z:
+        spans = [tuple(s) for s in json.loads(str(z["spans"]))] if "spans" in z else []
+        return FeatureSet(name, z["x"], z["y"], z["q"], [str(g) for g in z["groups"]],
+                          z["answerable"], spans, z.get("qweight"))
+
+
+def save(out: Path, booster, meta: dict, fs: FeatureSet) -> None:
+    """The model, its record and the rows it was fitted on (so a test can refit it)."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp_model = out / (MODEL_FILE + ".tmp")
+    booster.save_model(str(tmp_model))
+    save_set(out / FEATURES_FILE, FeatureSet(fs.name, fs.x, fs.y, fs.q, fs.groups, fs.answerable,
+                                             qweight=fs.weights()))
+    tmp_model.replace(out / MODEL_FILE)
+    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n",
+                                 encoding="utf-8")
+
+
+def train(sets: Sequence[FeatureSet], out: Path, folds: int = 5,
+          max_frr: float = MAX_FALSE_REFUSALS, sources: dict | None = None) -> dict:
+    """Cross-validate, choose the threshold, fit on everything, write the model and its record."""
+    if not sets or not any(s.n_questions for s in sets):
+        raise SeedQAError("no training questions; give --set NAME DOCS QUESTIONS")
+    t0 = time.perf_counter()
+    fs = merge(sets)
+    oof = out_of_fold(fs, folds)
+    best, right = per_question(fs, oof)
+    threshold = pick_threshold(best, fs.answerable, max_frr, fs.weights())
+    cv = {"all": figures(best, right, fs.answerable, threshold, fs.weights())}
+    start = 0
+    for s in sets:
+        sl = slice(start, start + s.n_questions)
+        cv[s.name] = figures(best[sl], right[sl], fs.answerable[sl], threshold)
+        start += s.n_questions
+    booster = fit_booster(fs.x, fs.y, fs.weights()[fs.q])
+    span_meta = train_spans(fs.spans, Path(out), folds)
+    meta = {
+        "features": list(FEATURES),
+        "threshold": round(threshold, 6),
+        "max_false_refusal_rate": max_frr,
+        "params": PARAMS,
+        "num_rounds": NUM_ROUNDS,
+        "folds": folds,
+        "trained_on": {
+            s.name: {"questions": s.n_questions, "answerable": int(s.answerable.sum()),
+                     "candidates": int(len(s.y)), "positive": int(s.y.sum())}
+            for s in sets
+        },
+        "sources": sources or {},
+        "cross_validated": cv,
+        "span_cross_validated": span_meta["cross_validated"],
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    save(Path(out), booster, meta, fs)
+    return meta
+
+
+def train_spans(examples: Sequence[tuple[str, str, list[str], str]], out: Path,
+                folds: int = 5) -> dict:
+    """Fit the span scorer and record cross-validated EM/F1 of the ways to choose a span.
+
+    `rule_then_learned` (the product: a typed rule where one fits, else the learned span),
+    `learned` (always the learned span), `rule_or_sentence` (the rules alone, as before).
+    """
+    from qa.metrics import best_span_scores
+    from qa.span_model import META_FILE as SPAN_META
+    from qa.span_model import MODEL_FILE as SPAN_MODEL
+    from qa.span_model import SPAN_FEATURES, fit_span_booster, training_rows
+
+    x, y, ex, kept = training_rows(examples)
+    if not len(y):
+        raise SeedQAError("no span examples: none of the training answers fell on word bounds")
+    groups = [k["group"] for k in kept]
+    uniq = sorted(set(groups))
+    rng = np.random.default_rng(0)
+    fold_of = dict(zip(uniq, rng.permutation(len(uniq)) % folds, strict=True))
+    row_fold = np.array([fold_of[g] for g in groups])[ex]
+    oof = np.zeros(len(y))
+    for k in range(folds):
+        test = row_fold == k
+        if test.any():
+            oof[test] = fit_span_booster(x[~test], y[~test]).predict(x[test], num_threads=1)
+    totals = {"rule_then_learned": [0.0, 0.0], "learned": [0.0, 0.0],
+              "rule_or_sentence": [0.0, 0.0]}
+    starts = np.searchsorted(ex, np.arange(len(kept)))
+    for k, rec in enumerate(kept):
+        rows = oof[starts[k]: starts[k] + len(rec["spans"])]
+        s, e = rec["spans"][int(np.argmax(rows))]
+        sentence = rec["sentence"]
+        learned = sentence[s:e]
+        ruled = sentence[rec["rule"][0]:rec["rule"][1]] if rec["rule"] else None
+        for name, pred in (("learned", learned), ("rule_then_learned", ruled or learned),
+                           ("rule_or_sentence", ruled or sentence)):
+            em, f1 = best_span_scores(pred, rec["golds"])
+            totals[name][0] += em
+            totals[name][1] += f1
+    n = max(len(kept), 1)
+    booster = fit_span_booster(x, y)
+    out.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(out / SPAN_MODEL))
+    meta = {
+        "features": list(SPAN_FEATURES),
+        "examples": len(kept),
+        "examples_off_word_bounds": len(examples) - len(kept),
+        "rows": int(len(y)),
+        "cross_validated": {k: {"span_em": round(v[0] / n, 4), "span_f1": round(v[1] / n, 4)}
+                            for k, v in totals.items()},
+        # the product's order: typed rules first only where that won on F1 out of fold
+        "use_rules": totals["rule_then_learned"][1] >= totals["learned"][1],
+    }
+    (out / SPAN_META).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n",
+                                 encoding="utf-8")
+    return meta
