@@ -18,7 +18,9 @@ $(BIN)/python:
 
 # torch first and pinned: the 2.13.0 wheel is the CPU build here; anything that pulls torch in
 # afterwards then finds it satisfied instead of fetching a multi-GB CUDA build.
+# LightGBM (the answer model) links the system's OpenMP runtime, libgomp1.
 $(STAMP): $(BIN)/python pyproject.toml
+	@/sbin/ldconfig -p 2>/dev/null | grep -q libgomp.so.1 || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q libgomp1; }
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e .
 	touch $@

@@ -21,6 +21,9 @@ from qa.lexical import pos_tokens, to_simplified
 _YEAR = re.compile(r"(?<!\d)((?:1[5-9]|20)\d\d)(?=年)")
 _NUMBER = re.compile(r"(?<![\d.])(\d{1,4})(?![\d.年])")
 _KINDS = {"ns": "place", "nr": "person", "nt": "organization"}
+# roles a question may ask about; `副主席` and `主席` are different people
+ROLES = ("主席", "会长", "书记", "部长", "主任", "秘书长", "局长", "市长", "院长", "校长",
+         "董事长", "总经理", "理事长", "团长", "所长", "社长", "总裁", "厅长", "处长", "县长")
 
 
 def entity_pool(questions: Iterable[str]) -> dict[str, list[str]]:
@@ -49,6 +52,9 @@ def near_miss(question: str, corpus: str, pool: dict[str, list[str]],
             new = str(int(y) + delta)
             if new not in corpus:
                 return text.replace(y, new, 1), f"year {y}->{new}"
+    role = _changed_role(text, corpus, rng)
+    if role is not None:
+        return role
     entities = [(w, _KINDS[f]) for w, f, _s, _e in pos_tokens(text)
                 if f in _KINDS and len(w) >= 2 and w in corpus]
     if entities:
@@ -64,6 +70,24 @@ def near_miss(question: str, corpus: str, pool: dict[str, list[str]],
             new = str(int(n) + delta)
             if new not in corpus:
                 return text.replace(n, new, 1), f"number {n}->{new}"
+    return None
+
+
+def _changed_role(text: str, corpus: str, rng: random.Random) -> tuple[str, str] | None:
+    """`副主席` -> `主席` when the documents never name a 主席 without 副, `主席` -> `副主席` when
+    they never name a 副主席, else another role the documents never name."""
+    for r in ROLES:
+        if f"副{r}" in text:
+            if not re.search(f"(?<!副){r}", corpus):
+                return text.replace(f"副{r}", r, 1), f"role 副{r}->{r}"
+            return None
+        if r in text:
+            if f"副{r}" not in corpus:
+                return text.replace(r, f"副{r}", 1), f"role {r}->副{r}"
+            others = [o for o in ROLES if o != r and o not in corpus]
+            if others:
+                new = rng.choice(others)
+                return text.replace(r, new, 1), f"role {r}->{new}"
     return None
 
 

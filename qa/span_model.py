@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.chooser import DETERMINISTIC
 from qa.features import QTYPE_ORDER, simple
 from qa.lexical import pos_tokens
 from qa.question import Question, parse
@@ -43,19 +44,16 @@ SPAN_FEATURES: tuple[str, ...] = (
     *(f"qtype_{t}" for t in QTYPE_ORDER),
 )
 CATEGORICAL = ("pos_first", "pos_last", "pos_before", "pos_after")
-# Exact match as the label, n-grams of words as the candidates: out of fold on the fit parts this
+# Exact match as the label and word n-grams as the candidates: out of fold on the fit parts this
 # beat the span's F1 as a soft label (EM 0.398 vs 0.279, F1 0.561 vs 0.544) and adding whole
-# clauses and the sentence as candidates (F1 0.582 vs about 0.575 on the same questions)
+# clauses and the sentence as candidates; where the model is unsure, `choose_span` shows the
+# sentence instead (`min_confidence`, chosen out of fold by `seedqa train`).
 PARAMS = {
     "objective": "binary",
     "learning_rate": 0.05,
     "num_leaves": 31,
     "min_data_in_leaf": 40,
-    "num_threads": 1,
-    "deterministic": True,
-    "force_row_wise": True,
-    "seed": 0,
-    "verbosity": -1,
+    **DETERMINISTIC,
 }
 NUM_ROUNDS = 300
 
@@ -129,8 +127,9 @@ def _strip(t: str) -> str:
 def training_rows(
     examples: Sequence[tuple[str, str, list[str], str]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
-    """(rows, labels: 1 for a gold answer, example index of each row, the kept examples);
-    examples whose gold does not fall on word boundaries (no candidate is exact) are left out."""
+    """(rows, labels: 1 for a gold answer, example index of each row, the examples). An example
+    whose gold does not fall on word boundaries keeps its rows, all labelled 0: the model learns
+    that no short span fits there, and the cut-off to the whole sentence is chosen with it."""
     from qa.spans import extract
 
     xs, ys, ex, kept = [], [], [], []
@@ -141,7 +140,7 @@ def training_rows(
         rule_se = (rule.start, rule.end) if rule else None
         spans, x = spans_and_features(sentence, q, rule_se)
         labels = [1 if _strip(sentence[s:e]) in golds_s else 0 for s, e in spans]
-        if not any(labels):
+        if not spans:
             continue
         xs.append(x)
         ys.append(np.array(labels, dtype=np.int8))
@@ -165,9 +164,10 @@ def fit_span_booster(x: np.ndarray, y: np.ndarray):
 class SpanModel:
     """The span scorer and whether typed rules go first (chosen by cross-validated F1)."""
 
-    def __init__(self, booster, use_rules: bool = True) -> None:
+    def __init__(self, booster, use_rules: bool = True, min_confidence: float = 0.0) -> None:
         self.booster = booster
         self.use_rules = use_rules
+        self.min_confidence = min_confidence
 
     @classmethod
     def load(cls, folder: Path | None = None) -> SpanModel | None:
@@ -179,17 +179,24 @@ class SpanModel:
             if list(meta.get("features", [])) != list(SPAN_FEATURES):
                 return None
             return cls(lightgbm.Booster(model_file=str(folder / MODEL_FILE)),
-                       bool(meta.get("use_rules", True)))
+                       bool(meta.get("use_rules", True)), float(meta.get("min_confidence", 0.0)))
         except (OSError, ValueError, lightgbm.basic.LightGBMError):
             return None
 
-    def best(self, sentence: str, q: Question,
-             rule: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    def scored(self, sentence: str, q: Question,
+               rule: tuple[int, int] | None = None) -> tuple[tuple[int, int], float] | None:
+        """The best candidate span and the model's score for it."""
         spans, x = spans_and_features(sentence, q, rule)
         if not spans:
             return None
         p = self.booster.predict(x, num_threads=1)
-        return spans[int(np.argmax(p))]
+        i = int(np.argmax(p))
+        return spans[i], float(p[i])
+
+    def best(self, sentence: str, q: Question,
+             rule: tuple[int, int] | None = None) -> tuple[int, int] | None:
+        found = self.scored(sentence, q, rule)
+        return found[0] if found else None
 
 
 _model: SpanModel | None = None
@@ -209,11 +216,12 @@ def default_span_model() -> SpanModel | None:
 
 def choose_span(sentence: str, q: Question, rule: tuple[int, int] | None) -> tuple[int, int]:
     """(start, end) of the answer inside `sentence`: the typed rule's span where one fits and
-    rules won in cross-validation, else the learned span, else the whole sentence."""
+    rules won in cross-validation, else the learned span when the model is sure enough (its
+    `min_confidence`, chosen out of fold), else the whole sentence."""
     model = default_span_model()
     if rule is not None and (model is None or model.use_rules):
         return rule
-    found = model.best(sentence, q, rule) if model is not None else None
-    if found is not None:
-        return found
-    return rule or (0, len(sentence))
+    found = model.scored(sentence, q, rule) if model is not None else None
+    if found is not None and found[1] >= model.min_confidence:
+        return found[0]
+    return (0, len(sentence)) if model is not None else rule or (0, len(sentence))

@@ -99,8 +99,13 @@ def test_first_use_builds_the_index_then_answers(tmp_path):
 
 def test_help_documents_every_command():
     r = run_cli(["--help"])
-    for cmd in ("ask", "index", "eval", "chat", "model"):
+    for cmd in ("ask", "index", "eval", "chat", "model", "import-squad", "train"):
         assert cmd in r.stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for cmd in ("import-squad", "train"):
+        h = run_cli([cmd, "--help"])
+        assert h.returncode == 0 and "Usage:" in h.stdout
+        assert f"seedqa {cmd}" in readme
     for cmd in ("ask", "index", "eval", "chat"):
         h = run_cli([cmd, "--help"])
         assert h.returncode == 0 and "--docs" in h.stdout
