@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-# the public dev questions, copied into the repo so a fresh clone tests without ../shared
+# the public dev questions, copied into the repo: a fresh clone needs nothing beside it
 DEV_QUESTIONS = ROOT / "data" / "dev_questions.jsonl"
 SEEDQA = [sys.executable, "-m", "ui.cli"]
 

@@ -166,14 +166,18 @@ def build_app(
 
         examples = example_questions(engine, budget_s=example_budget_s)
     default_threshold = float(getattr(engine, "default_threshold", 0.5))
+    shown_threshold = round(default_threshold, 2)
 
     def ask_engine(question: str, asked: Sequence[str], top_k: int, mode: str, threshold: float):
+        # the slider shows the learned threshold rounded to its step; left there, the engine's
+        # exact value applies, so the window answers exactly as the CLI and the API do
+        t = float(threshold)
         return engine.answer(
             question,
             history=_history(asked) or None,
             top_k=top_k,
             mode=mode,
-            threshold=float(threshold),
+            threshold=None if abs(t - shown_threshold) < 1e-9 else t,
         )
 
     def respond(
@@ -286,7 +290,7 @@ def build_app(
                     threshold = gr.Slider(
                         0.0,
                         1.0,
-                        value=round(default_threshold, 2),
+                        value=shown_threshold,
                         step=0.01,
                         label="拒答阈值（置信度低于它时回答“资料中没有找到答案。”）",
                     )
