@@ -19,10 +19,6 @@ from ui.options import model_option
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTERNAL = ROOT.parent / "shared" / "external"
-DEFAULT_SETS = (
-    ("cmrc2018", EXTERNAL / "cmrc2018_trial.json"),
-    ("drcd", EXTERNAL / "DRCD_dev.json"),
-)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -32,7 +28,9 @@ def _fail(message: str, code: int = 1) -> None:
 
 @click.command("train")
 @click.option("--set", "sets", multiple=True, nargs=3, metavar="NAME DOCS QUESTIONS",
-              help="A question set to train on (repeatable); default: the recipe above.")
+              help=("A question set to train on (repeatable); default: the fit sides of "
+                    "../shared/external CMRC 2018 and DRCD, data/seeds_fit.jsonl, "
+                    "data/dev_questions.jsonl."))
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".seedqa-train"), show_default=True,
               help="Folder for imported sets, their indexes and cached features.")
