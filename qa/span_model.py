@@ -22,6 +22,7 @@ import numpy as np
 from qa.chooser import DETERMINISTIC
 from qa.features import QTYPE_ORDER, simple
 from qa.lexical import pos_tokens
+from qa.metrics import strip_ws
 from qa.question import Question, parse
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
@@ -120,10 +121,6 @@ def spans_and_features(
     return out_spans, x
 
 
-def _strip(t: str) -> str:
-    return re.sub(r"\s+", "", t)
-
-
 def training_rows(
     examples: Sequence[tuple[str, str, list[str], str]],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
@@ -135,11 +132,11 @@ def training_rows(
     xs, ys, ex, kept = [], [], [], []
     for question, sentence, golds, group in examples:
         q = parse(question)
-        golds_s = {_strip(g) for g in golds}
+        golds_s = {strip_ws(g) for g in golds}
         rule = extract(simple(sentence), q)
         rule_se = (rule.start, rule.end) if rule else None
         spans, x = spans_and_features(sentence, q, rule_se)
-        labels = [1 if _strip(sentence[s:e]) in golds_s else 0 for s, e in spans]
+        labels = [1 if strip_ws(sentence[s:e]) in golds_s else 0 for s, e in spans]
         if not spans:
             continue
         xs.append(x)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import SeedQAError
+from qa.metrics import strip_ws
 
 PARTS = ("all", "fit", "report")
 
@@ -33,10 +34,6 @@ class ImportStats:
     answerable: int
     unanswerable: int
     dropped: int
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
 
 
 def _slug(title: str) -> str:
@@ -139,7 +136,7 @@ def import_squad(
             continue
         text = title + "\n\n" + "\n\n".join(body) + "\n"
         (docs_dir / names[ai]).write_text(text, encoding="utf-8")
-        kept_text.append(_squash(text))
+        kept_text.append(strip_ws(text))
     corpus = "\n".join(kept_text)
 
     rows, answerable, unanswerable, dropped = [], 0, 0, 0
@@ -154,7 +151,7 @@ def import_squad(
                 if not question or not golds:
                     continue
                 if (ai, pi) in held:
-                    if any(_squash(g) in corpus for g in golds):
+                    if any(strip_ws(g) in corpus for g in golds):
                         dropped += 1
                         continue
                     golds, kind = [], "unanswerable"

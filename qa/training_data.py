@@ -8,11 +8,11 @@ encoder recomputes them.
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 from qa.errors import SeedQAError
 from qa.evaluate import GoldItem, load_gold
+from qa.metrics import strip_ws
 from qa.near_miss import entity_pool, make_near_misses
 from qa.squad import import_squad
 from qa.train import collect, load_set, save_set, split_of
@@ -88,8 +88,7 @@ def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
             out.append(load_set(cache, name))
             continue
         engine = SeedQA.open(docs, model=model, progress=progress)
-        corpus = "".join(simple(f"{c.title}{c.text}") for c in engine.chunks)
-        corpus = re.sub(r"\s+", "", corpus)
+        corpus = strip_ws("".join(simple(f"{c.title}{c.text}") for c in engine.chunks))
         twins = [
             GoldItem(f"{item.id}{TWIN}", changed, (), "unanswerable", "near_miss_made", item.doc)
             for item, changed, _change in make_near_misses(items, corpus, pool, NEAR_MISS_SHARE,
