@@ -133,10 +133,9 @@ class BM25Peer:
         return PeerAnswer(sentence, passages, (time.perf_counter() - t0) * 1000.0)
 
 
-def evaluate(docs_dir: Path, questions: Path) -> tuple[dict, list[dict]]:
-    """(aggregate metrics, per-question records) of the peer on a gold question file."""
-    gold = load_gold(Path(questions))
-    peer = BM25Peer(read_paragraphs(Path(docs_dir)))
+def score(peer, gold: Sequence) -> tuple[dict, list[dict]]:
+    """(aggregate metrics, per-question records) of any peer with `answer(question)` on gold
+    items, scored as `seedqa eval` scores (the top paragraphs are the passages)."""
     peer.answer(gold[0].question)  # warm-up, untimed: jieba loads its dictionary lazily
     verdicts: list[Verdict] = []
     latencies: list[float] = []
@@ -150,6 +149,12 @@ def evaluate(docs_dir: Path, questions: Path) -> tuple[dict, list[dict]]:
         records.append({"id": item.id, "question": item.question, "answer": a.answer,
                         "golds": list(item.answers), **v.to_json()})
     return aggregate(verdicts, latencies), records
+
+
+def evaluate(docs_dir: Path, questions: Path) -> tuple[dict, list[dict]]:
+    """(aggregate metrics, per-question records) of the peer on a gold question file."""
+    gold = load_gold(Path(questions))  # a bad gold file fails before the index is built
+    return score(BM25Peer(read_paragraphs(Path(docs_dir))), gold)
 
 
 def format_table(metrics: dict) -> str:
@@ -167,8 +172,9 @@ def format_table(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def run(prog: str, description: str, evaluate_fn, argv: Sequence[str] | None = None) -> int:
+    """The command line of a peer: DOCS_DIR QUESTIONS [--json OUT]; a table, then one JSON line."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
     ap.add_argument("docs", type=Path, help="folder of .txt/.md documents")
     ap.add_argument("questions", type=Path, help="gold questions (JSONL, as for `seedqa eval`)")
     ap.add_argument("--json", dest="json_out", type=Path, help="also write the metrics here")
@@ -176,9 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not args.docs.is_dir():
             raise SeedQAError(f"not a folder: {args.docs}")
-        metrics, _ = evaluate(args.docs, args.questions)
+        metrics, _ = evaluate_fn(args.docs, args.questions)
     except SeedQAError as exc:
-        print(f"bm25_peer: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     line = json.dumps(metrics, ensure_ascii=False)
     if args.json_out:
@@ -186,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_table(metrics))
     print(line)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run("bm25_peer", __doc__.split("\n", 1)[0], evaluate, argv)
 
 
 if __name__ == "__main__":

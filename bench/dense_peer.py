@@ -12,8 +12,6 @@ small table and, last, the metrics as one JSON object.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -32,7 +30,6 @@ import numpy as np  # noqa: E402
 
 from qa.errors import SeedQAError  # noqa: E402
 from qa.evaluate import load_gold  # noqa: E402
-from qa.metrics import aggregate, judge  # noqa: E402
 
 WINDOW = 500
 OVERLAP = 50
@@ -71,38 +68,13 @@ class DensePeer:
         return bm25_peer.PeerAnswer(sentence, passages, (time.perf_counter() - t0) * 1000.0)
 
 
-def evaluate(docs_dir: Path, questions: Path) -> dict:
-    gold = load_gold(Path(questions))
-    peer = DensePeer(windows(Path(docs_dir)))
-    peer.answer(gold[0].question)  # warm-up, untimed
-    verdicts, latencies = [], []
-    for item in gold:
-        a = peer.answer(item.question)
-        verdicts.append(judge(a.answer, span=a.answer, refused=False, passages=a.passages,
-                              golds=list(item.answers)))
-        latencies.append(a.latency_ms)
-    return aggregate(verdicts, latencies)
+def evaluate(docs_dir: Path, questions: Path) -> tuple[dict, list[dict]]:
+    gold = load_gold(Path(questions))  # a bad gold file fails before the encoder loads
+    return bm25_peer.score(DensePeer(windows(Path(docs_dir))), gold)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("docs", type=Path)
-    ap.add_argument("questions", type=Path)
-    ap.add_argument("--json", dest="json_out", type=Path)
-    args = ap.parse_args(argv)
-    try:
-        if not args.docs.is_dir():
-            raise SeedQAError(f"not a folder: {args.docs}")
-        metrics = evaluate(args.docs, args.questions)
-    except SeedQAError as exc:
-        print(f"dense_peer: error: {exc}", file=sys.stderr)
-        return 2
-    line = json.dumps(metrics, ensure_ascii=False)
-    if args.json_out:
-        args.json_out.write_text(line + "\n", encoding="utf-8")
-    print(bm25_peer.format_table(metrics))
-    print(line)
-    return 0
+    return bm25_peer.run("dense_peer", __doc__.split("\n\n")[0], evaluate, argv)
 
 
 if __name__ == "__main__":
