@@ -69,6 +69,16 @@ _QUOTED = re.compile(r"“([^“”\s]{2,8})”")
 _registered: set[str] = set()
 
 
+def quoted_terms(texts) -> list[str]:
+    """The quoted coined terms of some texts (or chunks), each once, in order of appearance."""
+    out: dict[str, None] = {}
+    for t in texts:
+        for term in _QUOTED.findall(getattr(t, "text", t)):
+            if not re.search(r"[，。、；：！？]", term):
+                out[term] = None
+    return list(out)
+
+
 def register_terms(texts) -> None:
     """Teach jieba the quoted names of a corpus (`“以商养会”` -> one word).
 
@@ -76,15 +86,18 @@ def register_terms(texts) -> None:
     clean span boundaries. The index calls this before building BM25 and the engine after
     loading it, so documents and questions are split the same way.
     """
+    add_words(quoted_terms(texts))
+
+
+def add_words(terms) -> None:
+    """Add words to jieba's dictionary (once each; the tagging cache is dropped if any is new)."""
     jieba = _get_jieba()
     with _jieba_lock:
-        for t in texts:
-            text = getattr(t, "text", t)
-            for term in _QUOTED.findall(text):
-                if term not in _registered and not re.search(r"[，。、；：！？]", term):
-                    jieba.add_word(term, freq=2000, tag="nz")
-                    _registered.add(term)
-                    pos_tokens.cache_clear()
+        for term in terms:
+            if term not in _registered:
+                jieba.add_word(term, freq=2000, tag="nz")
+                _registered.add(term)
+                pos_tokens.cache_clear()
 
 
 def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:

@@ -60,6 +60,9 @@ class FeatureSet:
     # gold answer: the examples of the learned span
     spans: list[tuple[str, str, list[str], str]] = field(default_factory=list)
     qweight: np.ndarray | None = None  # per question: its weight in fitting and thresholds
+    # the corpus' quoted terms the engine taught jieba; a cached set teaches them again, so the
+    # span examples are tokenised the same whether the features were computed or loaded
+    terms: list[str] = field(default_factory=list)
 
     def weights(self) -> np.ndarray:
         return np.ones(self.n_questions) if self.qweight is None else self.qweight
@@ -131,13 +134,18 @@ def fit_booster(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
     return lightgbm.train(PARAMS, data, num_boost_round=NUM_ROUNDS)
 
 
+def group_folds(groups: Sequence[str], folds: int, seed: int = 0) -> np.ndarray:
+    """The fold of each entry: a seeded shuffle of the distinct groups (an article or a
+    question), so no group is on both sides of a split."""
+    uniq = sorted(set(groups))
+    fold_of = dict(zip(uniq, np.random.default_rng(seed).permutation(len(uniq)) % folds,
+                       strict=True))
+    return np.array([fold_of[g] for g in groups])
+
+
 def out_of_fold(fs: FeatureSet, folds: int = 5, seed: int = 0) -> np.ndarray:
     """Probabilities for every row from a model that never saw its group (article/question)."""
-    uniq = sorted(set(fs.groups))
-    rng = np.random.default_rng(seed)
-    fold_of_group = dict(zip(uniq, rng.permutation(len(uniq)) % folds, strict=True))
-    qfold = np.array([fold_of_group[g] for g in fs.groups])
-    row_fold = qfold[fs.q]
+    row_fold = group_folds(fs.groups, folds, seed)[fs.q]
     probs = np.zeros(len(fs.y))
     w = fs.weights()[fs.q]
     for k in range(folds):
@@ -204,14 +212,16 @@ def save_set(path: Path, fs: FeatureSet) -> None:
     np.savez_compressed(path, x=fs.x, y=fs.y, q=fs.q, answerable=fs.answerable,
                         qweight=fs.weights(),
                         groups=np.array(fs.groups, dtype=str),
-                        spans=np.array(json.dumps(fs.spans, ensure_ascii=False)))
+                        spans=np.array(json.dumps(fs.spans, ensure_ascii=False)),
+                        terms=np.array(json.dumps(fs.terms, ensure_ascii=False)))
 
 
 def load_set(path: Path, name: str = "cached") -> FeatureSet:
     with np.load(path) as z:
         spans = [tuple(s) for s in json.loads(str(z["spans"]))] if "spans" in z else []
+        terms = json.loads(str(z["terms"])) if "terms" in z else []
         return FeatureSet(name, z["x"], z["y"], z["q"], [str(g) for g in z["groups"]],
-                          z["answerable"], spans, z.get("qweight"))
+                          z["answerable"], spans, z.get("qweight"), terms)
 
 
 def save(out: Path, booster, meta: dict, fs: FeatureSet) -> None:
@@ -280,11 +290,7 @@ def train_spans(examples: Sequence[tuple[str, str, list[str], str]], out: Path,
     x, y, ex, kept = training_rows(examples)
     if not len(y):
         raise SeedQAError("no span examples: none of the training answers fell on word bounds")
-    groups = [k["group"] for k in kept]
-    uniq = sorted(set(groups))
-    rng = np.random.default_rng(0)
-    fold_of = dict(zip(uniq, rng.permutation(len(uniq)) % folds, strict=True))
-    row_fold = np.array([fold_of[g] for g in groups])[ex]
+    row_fold = group_folds([k["group"] for k in kept], folds)[ex]
     oof = np.zeros(len(y))
     for k in range(folds):
         test = row_fold == k

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from qa.errors import SeedQAError
 from qa.evaluate import GoldItem, load_gold
+from qa.lexical import add_words, quoted_terms
 from qa.metrics import strip_ws
 from qa.near_miss import entity_pool, make_near_misses
 from qa.squad import import_squad
@@ -85,7 +86,9 @@ def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
         sources[name] = {"docs": str(docs), "questions": str(questions), "sha256": digest,
                          "group_by": group_by}
         if cache.exists():
-            out.append(load_set(cache, name))
+            fs = load_set(cache, name)
+            add_words(fs.terms)
+            out.append(fs)
             continue
         engine = SeedQA.open(docs, model=model, progress=progress)
         corpus = strip_ws("".join(simple(f"{c.title}{c.text}") for c in engine.chunks))
@@ -101,6 +104,7 @@ def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
             def group_of(i):
                 return i.id.removesuffix(TWIN)
         fs = collect(engine, [*items, *twins], name, group_of, progress)
+        fs.terms = quoted_terms(engine.chunks)
         save_set(cache, fs)
         out.append(fs)
     return out, sources
