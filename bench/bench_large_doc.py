@@ -124,21 +124,22 @@ for p in read_paragraphs(path, path.name):
 out = {"paragraphs": n, "chars": chars}
 """,
     "read + clean + chunk": r"""
-from qa.index import collect_chunks
+from qa.index_build import collect_chunks
 chunks, skipped = collect_chunks(path.parent, [path])
 out = {"chunks": len(chunks), "sentences": sum(len(c.sentences) for c in chunks)}
 """,
     "read + clean + chunk + BM25": r"""
-from qa.index import collect_chunks, passage_text
-from qa.lexical import LexicalIndex, register_terms
+from qa.index_build import collect_chunks, passage_text
+from qa.lexical import register_terms, tokenize
+from qa.stores.bm25_store import Bm25Store
 chunks, skipped = collect_chunks(path.parent, [path])
 register_terms(chunks)
-LexicalIndex.build([passage_text(c) for c in chunks])
+Bm25Store(range(len(chunks)), [tokenize(passage_text(c)) for c in chunks])
 out = {"chunks": len(chunks)}
 """,
     "full index build (stub encoder)": r"""
 import numpy as np
-from qa.index import build_index
+from qa.index_build import build_index
 class Stub:
     id, dim = "stub-encoder", 384
     def encode_passages(self, texts, progress=False):
@@ -151,7 +152,7 @@ size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 out = {"chunks": m["chunks"], "sentences": m["sentences"], "index_mb": size / 2**20}
 """,
     "real encoder on a sample": r"""
-from qa.index import collect_chunks, passage_text
+from qa.index_build import collect_chunks, passage_text
 from embeddings import load_encoder
 import itertools, random
 n = int(sys.argv[3])

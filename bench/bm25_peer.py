@@ -42,7 +42,7 @@ import bm25s  # noqa: E402
 import jieba  # noqa: E402
 import numpy as np  # noqa: E402
 
-from qa.errors import SeedQAError  # noqa: E402
+from qa.core.errors import SeedQAError  # noqa: E402
 from qa.evaluate import load_gold  # noqa: E402
 from qa.metrics import OVERALL_KEYS, Verdict, aggregate, judge  # noqa: E402
 

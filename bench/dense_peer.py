@@ -28,7 +28,7 @@ import bm25_peer  # noqa: E402
 import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 
-from qa.errors import SeedQAError  # noqa: E402
+from qa.core.errors import SeedQAError  # noqa: E402
 from qa.evaluate import load_gold  # noqa: E402
 
 WINDOW = 500

@@ -33,7 +33,7 @@ def profile_one(engine, question: str) -> dict[str, float]:
     from qa.engine import LEXICAL_WEIGHT, LEXICAL_WEIGHT_FOREIGN
     from qa.features import candidates_and_features
     from qa.question import parse
-    from qa.retrieve import rank
+    from qa.retrieve import fetch_size, rank
     from qa.span_model import choose_span
     from ui import render
 
@@ -49,9 +49,9 @@ def profile_one(engine, question: str) -> dict[str, float]:
     t0 = lap("parse", t0)
     qvec = engine.encoder.encode_queries([q.search_text])[0]
     t0 = lap("encoder", t0)
-    engine.index.dense.all_scores(qvec)
+    engine.index.passages.search(qvec[None, :], fetch_size(5))
     t0 = lap("dense", t0)
-    engine.index.lexical.scores(q.tokens)
+    engine.index.lexical.search(q.tokens, fetch_size(5))
     t0 = lap("bm25", t0)
     weight = LEXICAL_WEIGHT if q.chinese else LEXICAL_WEIGHT_FOREIGN
     hits = rank(engine.index, qvec, q.tokens, "hybrid", 5, weight)

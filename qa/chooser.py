@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import SeedQAError
+from qa.core.errors import SeedQAError
 from qa.features import FEATURES
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from qa.types import Chunk, Paragraph, Sentence
+from qa.core.records import Chunk, Paragraph, Sentence
+from qa.punctuation import CLOSERS, SENTENCE_ENDS
 
 TARGET_CHARS = 250
 MAX_CHARS = 400
 
-_END = "。！？；!?;"
-_CLOSE = "”’」』）)】》\"'"
+_END = SENTENCE_ENDS
+_CLOSE = CLOSERS
 _SENTENCE_RE = re.compile(f"[^{_END}]*(?:[{_END}]+[{_CLOSE}]*|$)")
 
 

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from qa.chooser import AnswerModel, default_model
-from qa.errors import SeedQAError
+from qa.core.errors import SeedQAError
+from qa.core.modes import Mode
+from qa.core.protocols import Encoder
+from qa.core.records import REFUSAL, Answer, Chunk, Citation
 from qa.features import candidates_and_features
 from qa.index import Index, open_index
-from qa.lexical import register_terms
 from qa.question import parse
-from qa.retrieve import MODES, rank
+from qa.retrieve import rank
 from qa.span_model import choose_span
-from qa.types import REFUSAL, Answer, Chunk, Citation
 
 EMPTY_MESSAGE = "问题为空：请输入一个问题。"
 NO_WORDS_MESSAGE = "问题里没有可检索的文字：请用文字描述你的问题。"
@@ -36,10 +37,13 @@ MAX_TOP_K = 20
 LEXICAL_WEIGHT = 1.5
 LEXICAL_WEIGHT_FOREIGN = 0.3
 
-class SeedQA:
-    """Answers questions extractively from one documents folder."""
 
-    def __init__(self, index: Index, encoder, docs: Path, model: AnswerModel | None = None) -> None:
+class SeedQA:
+    """Answers questions extractively from one documents folder (a `qa.core.Answerer`)."""
+
+    def __init__(
+        self, index: Index, encoder: Encoder, docs: Path, model: AnswerModel | None = None
+    ) -> None:
         self.index = index
         self.encoder = encoder
         self.docs = Path(docs)
@@ -79,7 +83,6 @@ class SeedQA:
             progress=progress,
             rebuild=rebuild,
         )
-        register_terms(index.chunks)
         return cls(index, encoder, docs)
 
     @property
@@ -91,7 +94,7 @@ class SeedQA:
         question: str,
         history: Sequence[str] | None = None,
         top_k: int = 5,
-        mode: str = "hybrid",
+        mode: Mode | str = Mode.HYBRID,
         threshold: float | None = None,
     ) -> Answer:
         """A verbatim sentence answering `question`, with citations; or a refusal.
@@ -99,8 +102,7 @@ class SeedQA:
         `history` is the user's previous questions (most recent last), used only when the new
         question is elliptical (`工业总产值呢？`).
         """
-        if not isinstance(mode, str) or mode not in MODES:
-            raise SeedQAError(f"unknown mode '{mode}'; use one of: {', '.join(MODES)}")
+        mode = Mode.parse(mode)
         top_k, threshold = self._options(top_k, threshold)
         raw = question if isinstance(question, str) else str(question or "")
         q = parse(raw, [h for h in (history or []) if isinstance(h, str)])
@@ -122,6 +124,8 @@ class SeedQA:
         sentence = choice.text
         rule = (choice.span.start, choice.span.end) if choice.span is not None else None
         s, e = choose_span(sentence, q, rule)
+        chunk = self.index.chunks[choice.chunk_id]
+        sent = chunk.sentences[choice.sentence_index]
         return Answer(
             question=raw,
             answer=sentence,
@@ -134,6 +138,7 @@ class SeedQA:
             source=choice.rank + 1,
             qtype=q.qtype,
             message=message,
+            location=chunk.location(sent.start, sent.end),
         )
 
     def _candidates(self, q, top_k: int, mode: str):
@@ -145,7 +150,7 @@ class SeedQA:
         cands, x = candidates_and_features(self.index, q, qvec, hits)
         return hits, cands, x
 
-    def candidates(self, question: str, top_k: int = 5, mode: str = "hybrid"):
+    def candidates(self, question: str, top_k: int = 5, mode: Mode | str = Mode.HYBRID):
         """(candidates, feature rows) for `question`, as `answer` sees them; None when the
         question has no words. Training (`qa.train`) labels these rows."""
         q = parse(question if isinstance(question, str) else str(question or ""))
@@ -187,4 +192,5 @@ class SeedQA:
             score=hit.score,
             context=c.context,
             chunk_id=c.id,
+            page=c.page,
         )

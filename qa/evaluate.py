@@ -9,18 +9,16 @@ and a test proves it by stripping them and getting identical answers.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from tqdm import tqdm
-
-from qa.errors import SeedQAError
+from qa.core.errors import SeedQAError
+from qa.core.progress import track
+from qa.core.protocols import Answerer
+from qa.core.records import Answer
 from qa.metrics import Verdict, aggregate, judge
-from qa.types import Answer
 
 #: Fields of `Answer.to_json()` copied into each question record (the question is there already).
 ANSWER_FIELDS = (
@@ -35,10 +33,6 @@ ANSWER_FIELDS = (
     "message",
     "citations",
 )
-
-
-class Answerer(Protocol):
-    def answer(self, question: str, *, top_k: int, mode: str) -> Answer: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +141,7 @@ def answer_questions(
         return []
     engine.answer(questions[0].question, top_k=top_k, mode=mode)
     runs: list[Run] = []
-    for q in tqdm(questions, desc=mode, unit="q", file=sys.stderr, disable=not progress):
+    for q in track(questions, len(questions), mode, "q", progress):
         t0 = time.perf_counter()
         try:
             answer = engine.answer(q.question, top_k=top_k, mode=mode)
@@ -222,7 +216,7 @@ def score_mode(gold: Sequence[GoldItem], runs: Sequence[Run]) -> dict:
 
 def evaluate(
     engine: Answerer,
-    gold_path: Path,
+    gold_path: Path | Sequence[GoldItem],
     modes: Sequence[str],
     *,
     top_k: int = 5,
@@ -232,11 +226,15 @@ def evaluate(
     """The whole `report.json`: every mode under `modes`, the first mode also at the top level.
 
     The top-level copy keeps tools that read `report["overall"]` working whether or not the run
-    compared modes.
+    compared modes. `gold_path` may also be the gold items already loaded (`load_gold`), so a
+    caller that checked the file first does not read it twice.
     """
     if not modes:
         raise SeedQAError("no retrieval mode to evaluate")
-    gold = load_gold(Path(gold_path))
+    if isinstance(gold_path, str | Path):
+        gold = load_gold(Path(gold_path))
+    else:
+        gold, gold_path = list(gold_path), (settings or {}).get("gold", "")
     questions = questions_only(gold)
     per_mode: dict[str, dict] = {}
     for mode in modes:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
+from qa.punctuation import SENTENCE_ENDS
+
 _NUMBER = r"(?:近|约|超过|超|逾|达|共计|共|仅)?(?P<num>\d+(?:\.\d+)?(?:多|余)?(?:万|亿|千|百)?)"
 _UNIT = (
     r"(?P<unit>万元|亿元|美元|元|家|个|名|人次|人|位|项|件|次|场|所|户|台|套|辆|吨|公里|"
@@ -41,7 +43,7 @@ def _sentences(chunk: Any) -> Iterator[str]:
         for s in sentences:
             yield getattr(s, "text", str(s))
     else:
-        yield from re.split(r"(?<=[。！？；])", getattr(chunk, "text", ""))
+        yield from re.split(f"(?<=[{SENTENCE_ENDS}])", getattr(chunk, "text", ""))
 
 
 def _question_from(clause: str) -> tuple[str, str] | None:

@@ -77,8 +77,8 @@ def simple(text: str) -> str:
 
 
 def idf(lexical, term: str) -> float:
-    """Inverse document frequency over passages, read off the BM25 index."""
-    n = lexical.num_docs
+    """Inverse document frequency over passages, read off the lexical store."""
+    n = len(lexical)
     df = lexical.doc_freq(term)
     return min(math.log((n - df + 0.5) / (df + 0.5) + 1.0), IDF_CAP)
 
@@ -194,8 +194,7 @@ def candidates_and_features(
     per_hit = []
     for hit in hits:
         chunk = index.chunks[hit.chunk_id]
-        lo = int(index.sentence_offsets[hit.chunk_id])
-        svecs = index.sentence_vectors[lo : lo + len(chunk.sentences)]
+        svecs = index.sentence_vectors(hit.chunk_id)
         if qvec is not None and len(svecs):
             sims = np.asarray(svecs @ qvec, dtype=np.float64)
         else:

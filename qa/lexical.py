@@ -1,8 +1,9 @@
-"""Lexical search: jieba search-mode tokens scored with BM25 (`bm25s`).
+"""Chinese words: jieba tokens on one normalised script, stopwords, and the corpus's coined terms.
 
 Search mode emits both a long word and its parts (`压铸模具` -> `压铸`, `模具`, `压铸模具`), so a
-question that names part of a compound still matches. Scoring is delegated to `bm25s` (sparse
-matrices, numpy) rather than written here.
+question that names part of a compound still matches; the lexical store (`qa.stores.bm25_store`)
+scores these tokens. Everything is tokenised in simplified characters, so a question in either
+script finds documents in either script.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ import logging
 import re
 import threading
 from functools import lru_cache
-from pathlib import Path
-
-import numpy as np
 
 _jieba_lock = threading.Lock()
 _jieba = None
@@ -83,8 +81,8 @@ def register_terms(texts) -> None:
     """Teach jieba the quoted names of a corpus (`“以商养会”` -> one word).
 
     Newspapers put coined terms in quotes; as single tokens they match whole in BM25 and give
-    clean span boundaries. The index calls this before building BM25 and the engine after
-    loading it, so documents and questions are split the same way.
+    clean span boundaries. The index calls this before building BM25 and again when it loads
+    a version, so documents and questions are split the same way.
     """
     add_words(quoted_terms(texts))
 
@@ -139,48 +137,3 @@ def words(text: str) -> list[str]:
         for w in jieba.lcut(text)
         if w.strip() and _TOKEN_OK.search(w) and w.lower() not in STOPWORDS
     ]
-
-
-class LexicalIndex:
-    """BM25 over jieba tokens of each chunk (title included, so a section name is searchable)."""
-
-    def __init__(self, retriever) -> None:
-        self._bm25 = retriever
-
-    @classmethod
-    def build(cls, texts: list[str]) -> LexicalIndex:
-        import bm25s
-
-        corpus = [tokenize(t) or [""] for t in texts]
-        retriever = bm25s.BM25(k1=1.2, b=0.75)
-        retriever.index(corpus, show_progress=False)
-        return cls(retriever)
-
-    def save(self, folder: Path) -> None:
-        self._bm25.save(str(folder), show_progress=False)
-
-    @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
-
-        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0))
-
-    @property
-    def num_docs(self) -> int:
-        return int(self._bm25.scores["num_docs"])
-
-    def doc_freq(self, token: str) -> int:
-        """Passages containing `token`, read off the BM25 matrix (its column's non-zeros)."""
-        tid = self._bm25.vocab_dict.get(token)
-        indptr = self._bm25.scores["indptr"]
-        if tid is None or tid + 1 >= len(indptr):
-            return 0
-        return int(indptr[tid + 1] - indptr[tid])
-
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk for the query; zeros when no token is in the vocabulary."""
-        known = [t for t in query_tokens if t in self._bm25.vocab_dict]
-        n = int(self._bm25.scores["num_docs"])
-        if not known:
-            return np.zeros(n, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)

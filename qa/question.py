@@ -15,18 +15,6 @@ from qa.lexical import STOPWORDS, pos_tokens, to_simplified, tokenize, words
 
 MAX_QUESTION_CHARS = 300
 
-QTYPES = (
-    "quantity",
-    "date",
-    "person",
-    "place",
-    "organization",
-    "list",
-    "reason",
-    "definition",
-    "other",
-)
-
 # Order matters: the first pattern that matches decides (`哪一年` is a date, not a `哪` place).
 _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("date", re.compile(r"何时|什么时候|哪一?年|哪个?月|几月|哪一?天|几号|几日|何年|哪个时间|什么时间|when|(?:what|which) (?:year|month|day|date)", re.I)),
@@ -38,9 +26,6 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("organization", re.compile(r"哪家|哪个(机构|单位|部门|组织|商会|协会|公司|企业|中心|团体)|什么(机构|单位|部门|组织)|哪一?个?(商会|协会|部门|单位)", re.I)),
     ("definition", re.compile(r"什么|啥|怎样的|怎么样的|如何|哪种|哪个|哪|what|how", re.I)),
 ]
-
-# `哪些商会` asks for organisations, `哪些国家` for places: refine `list` by its head noun.
-_ORG_NOUNS = ("商会", "协会", "单位", "部门", "机构", "组织", "公司", "企业", "中心", "委员会", "律所", "事务所")
 
 _FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|而|此外|其)|呢[？?]?$|^(它|他|她|该|其|这个|那个)")
 # Lone surrogates (`\ud800`) are included: JSON lets an API caller send one, Python keeps it in a

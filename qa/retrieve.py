@@ -1,5 +1,7 @@
-"""Rank passages for a question: dense (FAISS), lexical (BM25) or both fused by reciprocal rank.
+"""Rank passages for a question: dense, lexical, or both fused by reciprocal rank.
 
+Each ranker is asked only for its top few dozen passages (`fetch_size`), never for a score of
+every passage, so any store fits behind it: exact or approximate FAISS, or a remote server.
 Reciprocal-rank fusion needs no score calibration between a cosine and a BM25 score, which have
 unrelated scales; it rewards passages that both rankings place high. When the question is not
 Chinese, jieba tokens match almost nothing in a Chinese corpus, so the lexical ranking gets a
@@ -12,16 +14,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.core.modes import Mode
 from qa.index import Index
 
-MODES = ("hybrid", "dense", "lexical")
 RRF_K = 20
+# How many passages each ranker returns, per passage the answer stage looks at, and at least:
+# fusion only needs a passage's rank where it is near the top of some ranking.
+FETCH_PER_ANSWER = 10
+MIN_FETCH = 50
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One ranked passage; `score` is the mode's own score: fused reciprocal rank scaled to 0..1
-    (hybrid), cosine (dense) or BM25 (lexical)."""
+    (hybrid), cosine (dense) or BM25 (lexical). `dense` and `lexical` are the passage's cosine
+    and BM25 score (0 where the mode did not use that ranker)."""
 
     chunk_id: int
     score: float
@@ -29,49 +36,55 @@ class Hit:
     lexical: float
 
 
-def _ranks(scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """1-based rank of every passage by score; passages not `valid` get rank 0 (no credit)."""
-    order = np.argsort(-scores, kind="stable")
-    ranks = np.empty(len(scores), dtype=np.int64)
-    ranks[order] = np.arange(1, len(scores) + 1)
-    ranks[~valid] = 0
-    return ranks
+def fetch_size(k: int) -> int:
+    return max(FETCH_PER_ANSWER * k, MIN_FETCH)
+
+
+def _ranked(scores: np.ndarray, ids: np.ndarray) -> dict[int, float]:
+    """`{id: score}` best first, ties broken by id (so results never depend on a store's order)."""
+    keep = ids >= 0
+    scores, ids = scores[keep], ids[keep]
+    order = np.lexsort((ids, -scores))
+    return {int(ids[i]): float(scores[i]) for i in order}
 
 
 def rank(
     index: Index,
     query_vec: np.ndarray | None,
     query_tokens: list[str],
-    mode: str = "hybrid",
+    mode: Mode | str = Mode.HYBRID,
     k: int = 5,
     lexical_weight: float = 1.0,
 ) -> list[Hit]:
     """The top `k` passages for a question under `mode`."""
-    if mode not in MODES:
-        raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
-    n = len(index.chunks)
-    if n == 0 or k <= 0:
+    mode = Mode.parse(mode)
+    if not index.chunks or k <= 0:
         return []
-    dense = (
-        index.dense.all_scores(query_vec)
-        if query_vec is not None and mode != "lexical"
-        else np.zeros(n, np.float32)
-    )
-    lexical = (
-        index.lexical.scores(query_tokens) if mode != "dense" else np.zeros(n, np.float32)
-    )
-    if mode == "dense":
+    fetch = fetch_size(k)
+    dense: dict[int, float] = {}
+    lexical: dict[int, float] = {}
+    if query_vec is not None and mode != Mode.LEXICAL:
+        scores, ids = index.passages.search(np.asarray(query_vec)[None, :], fetch)
+        dense = _ranked(scores[0], ids[0])
+    if mode != Mode.DENSE:
+        lexical = _ranked(*index.lexical.search(query_tokens, fetch))
+    if mode == Mode.DENSE:
         fused = dense
-    elif mode == "lexical":
-        fused = lexical
+    elif mode == Mode.LEXICAL:
+        fused = lexical  # only passages sharing a word: BM25 zero is not a hit
     else:
-        rd = _ranks(dense, np.ones(n, bool))
-        rl = _ranks(lexical, lexical > 0)
-        fused = 1.0 / (RRF_K + rd)
-        fused = fused + np.where(rl > 0, lexical_weight / (RRF_K + np.maximum(rl, 1)), 0.0)
+        fused = {}
+        for r, i in enumerate(dense, start=1):
+            fused[i] = 1.0 / (RRF_K + r)
+        for r, i in enumerate(lexical, start=1):
+            fused[i] = fused.get(i, 0.0) + lexical_weight / (RRF_K + r)
         # scale so that first in both rankings scores 1.0: a score users can read
-        fused = fused * (RRF_K + 1) / (1.0 + lexical_weight)
-    order = np.argsort(-fused, kind="stable")[:k]
-    if mode == "lexical":
-        order = [i for i in order if lexical[i] > 0]  # BM25 zero = no shared word: not a hit
-    return [Hit(int(i), float(fused[i]), float(dense[i]), float(lexical[i])) for i in order]
+        scale = (RRF_K + 1) / (1.0 + lexical_weight)
+        fused = {i: s * scale for i, s in fused.items()}
+    top = sorted(fused, key=lambda i: (-fused[i], i))[:k]
+    if mode == Mode.HYBRID and query_vec is not None:
+        missing = [i for i in top if i not in dense]
+        if missing:  # fused in by BM25 alone: its cosine is still a feature of the answer
+            vecs = index.passages.get(missing)
+            dense.update(zip(missing, (vecs @ np.asarray(query_vec)).tolist(), strict=True))
+    return [Hit(i, fused[i], dense.get(i, 0.0), lexical.get(i, 0.0)) for i in top]

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.errors import SeedQAError
+from qa.core.errors import SeedQAError
 from qa.metrics import strip_ws
 
 PARTS = ("all", "fit", "report")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.chooser import DETERMINISTIC, META_FILE, MODEL_FILE
-from qa.errors import SeedQAError
+from qa.core.errors import SeedQAError
 from qa.features import FEATURES
 from qa.metrics import contains_gold
 
@@ -80,10 +80,10 @@ def split_of(qid: str) -> str:
 def collect(engine, items: Sequence, name: str, group_of: Callable[[object], str],
             progress: bool = True) -> FeatureSet:
     """Run every gold question through the engine's candidate stage and label the candidates."""
-    from tqdm import tqdm
+    from qa.core.progress import track
 
     xs, ys, qs, groups, answerable, spans = [], [], [], [], [], []
-    for item in tqdm(items, desc=f"features {name}", disable=not progress, unit="q"):
+    for item in track(items, len(items), f"features {name}", "q", progress):
         found = engine.candidates(item.question)
         if found is None:
             continue

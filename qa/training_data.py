@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from qa.errors import SeedQAError
+from qa.core.errors import SeedQAError
 from qa.evaluate import GoldItem, load_gold
 from qa.lexical import add_words, quoted_terms
 from qa.metrics import strip_ws

@@ -30,6 +30,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_line_logs():
+    """Library warnings reach stderr as the CLI prints them (`seedqa: warning: ...`), so tests
+    that call the library directly see what a user would."""
+    from ui import logs
+
+    logs.setup(bars=False)
+
+
 def dev_questions() -> list[dict]:
     """The public dev set; tests fail loudly (not skip) if it is missing."""
     with open(DEV_QUESTIONS, encoding="utf-8") as fh:

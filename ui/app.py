@@ -10,13 +10,11 @@ Chatbot is told not to interpret Markdown or LaTeX: what a document says is show
 
 from __future__ import annotations
 
-import os
+from qa.core.offline import offline_env
 
 # Before gradio is imported: it reads these at import time, and the app must not call out
 # (analytics, version checks, the Hugging Face hub) on a machine that may have no network.
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+offline_env()
 
 import contextlib  # noqa: E402
 import io  # noqa: E402
@@ -30,16 +28,18 @@ from typing import Any, TextIO  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
-from qa.errors import SeedQAError  # noqa: E402
-from qa.types import Answer  # noqa: E402
+from qa.core.errors import SeedQAError  # noqa: E402
+from qa.core.modes import Mode  # noqa: E402
+from qa.core.protocols import Answerer  # noqa: E402
+from qa.core.records import Answer  # noqa: E402
 from ui import render  # noqa: E402
 
-log = logging.getLogger("seedqa")
+log = logging.getLogger(__name__)
 
 MODES: list[tuple[str, str]] = [
-    ("混合检索（推荐）", "hybrid"),
-    ("语义检索", "dense"),
-    ("关键词检索", "lexical"),
+    ("混合检索（推荐）", Mode.HYBRID.value),
+    ("语义检索", Mode.DENSE.value),
+    ("关键词检索", Mode.LEXICAL.value),
 ]
 DEFAULT_TOP_K = 5
 CONCURRENCY = 8
@@ -136,7 +136,7 @@ def _theme() -> gr.themes.Base:
     )
 
 
-def _header(engine: Any) -> str:
+def _header(engine: Answerer) -> str:
     chunks = list(getattr(engine, "chunks", []) or [])
     docs = sorted({str(getattr(c, "doc", "")) for c in chunks})
     shown = "、".join(render.text(d) for d in docs[:6]) + ("等" if len(docs) > 6 else "")
@@ -152,11 +152,12 @@ def _history(asked: Sequence[str] | None) -> list[str]:
 
 
 def build_app(
-    engine: Any,
+    engine: Answerer,
     examples: Sequence[str] | None = None,
     example_budget_s: float = 8.0,
 ) -> gr.Blocks:
-    """The chat window over `engine` (anything with `answer(...)`, `chunks`, `default_threshold`).
+    """The chat window over `engine` (a `qa.core.Answerer`; its `chunks`, when it has them, name
+    the documents in the header).
 
     `examples=None` derives them from the loaded documents (and checks the engine answers them);
     tests pass a list, or `[]`, to keep startup predictable.

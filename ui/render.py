@@ -14,15 +14,14 @@ class names, so the output survives Gradio's HTML sanitizer unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from qa.types import REFUSAL, Answer, Citation
+from qa.core.records import REFUSAL, Answer
+from qa.punctuation import SENTENCE_ENDS
 
 # Characters that mean something to Markdown (links, emphasis, code, headings, tables, lists),
 # to KaTeX (`$`) or to a template engine (`{}`), on top of the five that HTML itself reserves.
 _MARKDOWN_SIGNIFICANT = "\\`*_{}[]()#+-!|~$:"
 _ENTITY = {ord(c): f"&#{ord(c)};" for c in "&<>\"'" + _MARKDOWN_SIGNIFICANT}
-_SENTENCE_ENDS = "。！？；\n"
+_SENTENCE_ENDS = SENTENCE_ENDS + "\n"
 
 EMPTY_SOURCES = (
     '<div class="sq-sources sq-empty">'
@@ -38,27 +37,27 @@ def text(s: object) -> str:
     return str(s).translate(_ENTITY)
 
 
-def location(c: Citation) -> str:
-    """`file:12-15` (or `file:12` for one line): the form a reader can open in an editor."""
-    if c.line_end and c.line_end != c.line_start:
-        return f"{c.doc}:{c.line_start}-{c.line_end}"
-    return f"{c.doc}:{c.line_start}"
-
-
 def _marker(n: int) -> str:
     return f'<span class="sq-cite">[{n}]</span>'
 
 
-def highlight(passage: str, sentence: str, span: str = "") -> str:
-    """Escaped `passage` with `sentence` underlined and `span` inside it marked.
+def _at(passage: str, sentence: str, at: int | None) -> int:
+    """Where `sentence` sits in `passage`: the engine's offset when it holds, else a search
+    (the folded-away context is a different text from the passage the offset is for)."""
+    if at is not None and sentence and passage[at : at + len(sentence)] == sentence:
+        return at
+    return passage.find(sentence) if sentence else -1
 
-    The engine returns the answer as a verbatim sentence but does not say where in the passage it
-    sits, so it is found by search; when it is not there (a different passage, or text that was
-    normalised differently) the span alone is looked for, and failing that the passage is shown
-    plain rather than guessing.
+
+def highlight(passage: str, sentence: str, span: str = "", at: int | None = None) -> str:
+    """Escaped `passage` with `sentence` (at offset `at`) underlined and `span` inside it marked.
+
+    When the sentence is not there (a different passage, or text that was normalised
+    differently) the span alone is looked for, and failing that the passage is shown plain
+    rather than guessing.
     """
     if sentence:
-        at = passage.find(sentence)
+        at = _at(passage, sentence, at)
         if at >= 0:
             end = at + len(sentence)
             return (
@@ -94,14 +93,16 @@ def _cut_after(passage: str, end: int, room: int) -> int:
     return best + 1 if best >= 0 else stop
 
 
-def excerpt(passage: str, sentence: str = "", span: str = "", room: int = 60) -> str:
+def excerpt(
+    passage: str, sentence: str = "", span: str = "", room: int = 60, at: int | None = None
+) -> str:
     """Escaped, highlighted window of `passage` around `sentence`, with … where it was cut.
 
     Passages can run to several paragraphs; showing the whole of each would push the answer out
     of sight, so the panel shows the answer with a sentence or so around it (the whole passage is
     one click away), and other passages by their opening.
     """
-    at = passage.find(sentence) if sentence else -1
+    at = _at(passage, sentence, at)
     if at < 0 and span:
         at = passage.find(span)
         sentence = span if at >= 0 else sentence
@@ -159,7 +160,8 @@ def answer_html(a: Answer) -> str:
         cited = next((c for c in a.citations if c.n == source), None)
         meta: list[str] = []
         if cited is not None:
-            meta.append(f"出处 {_marker(cited.n)} <code>{text(location(cited))}</code>")
+            where = (a.location or cited.location).label()  # the sentence's own lines
+            meta.append(f"出处 {_marker(cited.n)} <code>{text(where)}</code>")
         others = [c.n for c in a.citations if c.n != source]
         if others:
             meta.append("另见 " + " ".join(_marker(n) for n in others))
@@ -196,7 +198,8 @@ def sources_html(a: Answer | None) -> str:
         is_source = not a.refused and c.n == a.source
         sentence = a.answer if is_source else ""
         span = a.span if is_source else ""
-        body = excerpt(c.text, sentence, span)
+        at = a.location.char_start if is_source and a.location else None
+        body = excerpt(c.text, sentence, span, at=at)
         context = c.context or c.text
         ctx = highlight(context, sentence, span)
         cls = "sq-src sq-src-main" if is_source else "sq-src"
@@ -205,7 +208,7 @@ def sources_html(a: Answer | None) -> str:
             f'<div class="{cls}" data-n="{c.n}">'
             f'<div class="sq-src-top">{_marker(c.n)}{title}'
             f'<span class="sq-score">相关度 {float(c.score):.2f}</span></div>'
-            f'<div class="sq-loc"><code>{text(location(c))}</code></div>'
+            f'<div class="sq-loc"><code>{text(c.location.label())}</code></div>'
             f'<div class="sq-src-text">{body}</div>'
             f'<details class="sq-more"><summary>展开完整段落</summary>'
             f'<div class="sq-context">{ctx}</div></details>'
@@ -215,12 +218,3 @@ def sources_html(a: Answer | None) -> str:
         f'<div class="sq-sources"><div class="sq-sources-head">{head}'
         f'<span class="sq-count">{len(a.citations)} 段</span></div>' + "".join(items) + "</div>"
     )
-
-
-def history_messages(turns: Sequence[tuple[str, str]]) -> list[dict]:
-    """Chatbot value (openai-style messages) from (user_html, bot_html) pairs."""
-    out: list[dict] = []
-    for user, bot in turns:
-        out.append({"role": "user", "content": user})
-        out.append({"role": "assistant", "content": bot})
-    return out

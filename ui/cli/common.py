@@ -1,0 +1,57 @@
+"""What every subcommand shares: the `--docs`/`--index`/`--model` options, the one-line error,
+and opening the engine. Subcommands import this module, never each other.
+
+`ask`, `index`, `eval` and `chat` all open the same engine, so they must spell and document these
+options identically.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from qa.core.errors import SeedQAError
+
+docs_option = click.option(
+    "--docs",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("seeds"),
+    show_default=True,
+    help="Folder of documents (.txt/.md) to answer from.",
+)
+
+index_option = click.option(
+    "--index",
+    "index",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Index folder (default: DOCS/.seedqa; built on first use).",
+)
+
+model_option = click.option(
+    "--model",
+    default=None,
+    metavar="NAME_OR_PATH",
+    help="A local sentence-transformers model (default: the bundled multilingual-e5-small).",
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """The CLI's one-line error (`seedqa: error: ...`) and a non-zero exit, never a traceback."""
+    click.echo(f"seedqa: error: {message}", err=True)
+    sys.exit(code)
+
+
+def open_engine(docs: str | Path, index: str | Path | None, model: str | None, rebuild: bool = False):
+    """Open the engine for a command, turning a user-fixable failure into a one-line error."""
+    from qa.engine import SeedQA
+
+    try:
+        return SeedQA.open(Path(docs), index_dir=index, model=model, progress=True, rebuild=rebuild)
+    except SeedQAError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
