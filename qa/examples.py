@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
+from qa.core.protocols import Answerer
 from qa.punctuation import SENTENCE_ENDS
 
 _NUMBER = r"(?:近|约|超过|超|逾|达|共计|共|仅)?(?P<num>\d+(?:\.\d+)?(?:多|余)?(?:万|亿|千|百)?)"
@@ -29,12 +30,6 @@ _LEADING = ("其中", "同时", "此外", "另外", "并且", "并", "且", "还
 # Only text that reads the same whatever renders it: examples are shown as buttons in the chat.
 _SAFE_RE = re.compile(r"^[\u4e00-\u9fff0-9A-Za-z“”‘’《》、·%．\.—？]+$")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
-
-
-class _Engine(Protocol):
-    chunks: list[Any]
-
-    def answer(self, question: str, *args: Any, **kwargs: Any) -> Any: ...
 
 
 def _sentences(chunk: Any) -> Iterator[str]:
@@ -109,7 +104,7 @@ def candidates(chunks: Iterable[Any], per_chunk: int = 1) -> list[tuple[str, str
 
 
 def example_questions(
-    engine: _Engine, limit: int = 4, budget_s: float = 8.0, max_tries: int = 16
+    engine: Answerer, limit: int = 4, budget_s: float = 8.0, max_tries: int = 16
 ) -> list[str]:
     """Up to `limit` questions the engine really answers from the loaded documents.
 
@@ -118,7 +113,8 @@ def example_questions(
     """
     deadline = time.monotonic() + budget_s
     chosen: list[str] = []
-    for tries, (question, evidence) in enumerate(candidates(engine.chunks)):
+    chunks = getattr(engine, "chunks", None) or []  # an Answerer with documents it can show
+    for tries, (question, evidence) in enumerate(candidates(chunks)):
         if len(chosen) >= limit or tries >= max_tries or time.monotonic() > deadline:
             break
         try:

@@ -3,7 +3,6 @@ lines reported by line number while the others are answered)."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import subprocess
@@ -11,54 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from qa.core.records import REFUSAL, Answer, Citation
+from qa.core.records import REFUSAL
 from tests.conftest import run_cli
-from tests.unit.test_batch import BAD_JSONL, BAD_JSONL_IDS
+from tests.unit.test_batch import (
+    BAD_JSONL,
+    BAD_JSONL_IDS,
+    OFF_Q,
+    SEED_Q,
+    SEEDS,
+    _csv_rows,
+    _jsonl_rows,
+)
 from ui.batch import read_questions, run_batch
-
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS = ROOT / "seeds"
-# Answerable from seeds/ (a verbatim phrase of 000_*.txt) and one the seeds cannot answer.
-SEED_Q = "江苏省工商联与哪家公司的江苏分公司签署了深化战略合作协议？"
-OFF_Q = "火星上第一座城市的市长是谁？"
-
-
-class EchoEngine:
-    """Answers every question with a sentence that echoes it; refuses questions ending in '?'."""
-
-    def __init__(self) -> None:
-        self.asked: list[str] = []
-
-    def answer(self, question: str, *, top_k: int, mode: str) -> Answer:
-        self.asked.append(question)
-        cits = [
-            Citation(n, "d.txt", "t", n, n, f"passage {n}", 1.0 / n) for n in range(1, top_k + 1)
-        ]
-        if question.endswith("?"):
-            return Answer(question, REFUSAL, True, 0.1, cits)
-        return Answer(question, f"答：{question}。", False, 0.9, cits, span=question, source=1)
-
-
-def _run(engine, tmp_path: Path, name: str, data: bytes, out: str | None, top_k: int = 3):
-    src = tmp_path / name
-    src.write_bytes(data)
-    dst = None if out is None else tmp_path / out
-    failed = run_batch(engine, src, dst, top_k=top_k, mode="hybrid", progress=False)
-    return failed, dst
-
-
-def _jsonl_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def _csv_rows(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-# --- input formats -------------------------------------------------------------------------
-
-
 
 # --- the real engine -----------------------------------------------------------------------
 
