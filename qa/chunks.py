@@ -44,7 +44,8 @@ def _sections(paragraphs: Iterable[Paragraph]) -> Iterator[list[Paragraph]]:
     current: list[Paragraph] = []
     key = None
     for p in paragraphs:
-        k = (p.doc, p.section)
+        # a chunk never spans two pages or two blocks: its citation names one of each
+        k = (p.doc, p.section, p.page, p.block)
         if key is not None and k != key and current:
             yield current
             current = []
@@ -118,4 +119,7 @@ def _make_chunk(cid: int, pieces: list[tuple[Paragraph, int, int]]) -> Chunk:
         line_end=max(s.line_end for s in sentences),
         sentences=tuple(sentences),
         context="\n".join(p.text for p in paras),
+        page=first.page,
+        headings=first.headings,
+        block=first.block,
     )

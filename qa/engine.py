@@ -193,4 +193,6 @@ class SeedQA:
             context=c.context,
             chunk_id=c.id,
             page=c.page,
+            headings=c.headings,
+            block=c.block,
         )

@@ -75,6 +75,7 @@ def default_index_dir(docs: Path) -> Path:
 def _chunk_from(rec: dict) -> Chunk:
     rec = dict(rec)
     rec["sentences"] = tuple(Sentence(**s) for s in rec["sentences"])
+    rec["headings"] = tuple(rec.get("headings") or ())
     return Chunk(**rec)
 
 

@@ -60,12 +60,15 @@ def pipeline_id() -> str:
     import qa.cleaning
     import qa.documents
     import qa.lexical
-    import qa.loaders.text
+    import qa.loaders
     import qa.punctuation
 
+    files = [Path(m.__file__) for m in (qa.documents, qa.cleaning, qa.punctuation, qa.chunks,
+                                        qa.lexical)]
+    files += sorted(Path(qa.loaders.__file__).parent.glob("*.py"))  # every loader
     h = hashlib.sha256()
-    for mod in (qa.documents, qa.loaders.text, qa.cleaning, qa.punctuation, qa.chunks, qa.lexical):
-        h.update(Path(mod.__file__).read_bytes())
+    for f in files:
+        h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 

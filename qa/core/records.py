@@ -18,10 +18,12 @@ REFUSAL = "资料中没有找到答案。"
 class SourceLocation:
     """Where a piece of text sits in its source file: what a citation points at.
 
-    `page` is set by formats that have pages (PDF), `headings` is the section path for formats
-    that have headings; `line_start`/`line_end` are 1-based and inclusive, within the page when
-    there are pages, else within the file; `char_start`/`char_end` are the text's offsets in its
-    passage (the cited chunk).
+    `page` is set by formats that have pages (PDF); `headings` is the section path for formats
+    that have headings (DOCX, HTML; a text file's headline); `block` is the paragraph or block
+    number within that section, for formats without lines (DOCX, HTML); `line_start`/`line_end`
+    are 1-based and inclusive, within the page when there are pages, else within the file, and 0
+    where the format has no lines; `char_start`/`char_end` are the text's offsets in its passage
+    (the cited chunk).
     """
 
     doc: str
@@ -31,10 +33,22 @@ class SourceLocation:
     headings: tuple[str, ...] = ()
     char_start: int = 0
     char_end: int = 0
+    block: int | None = None
+
+    @property
+    def section(self) -> str | None:
+        return " > ".join(self.headings) if self.headings else None
 
     def label(self) -> str:
-        """`file:12-15`, `file:12` or `file p.3:12-15`: the form a reader opens in an editor."""
+        """The one formatter of a location, for the CLI, JSON and HTML alike:
+        `file:12-15`, `file:12`, `report.pdf p.3:12-15`, `handbook.docx § 第三章 > 会员服务 ¶2`."""
+        if self.block is not None:
+            where = f"{self.doc} § {self.section} ¶{self.block}" if self.headings else (
+                f"{self.doc} ¶{self.block}")
+            return where
         where = self.doc if self.page is None else f"{self.doc} p.{self.page}"
+        if not self.line_start:
+            return where
         if self.line_end and self.line_end != self.line_start:
             return f"{where}:{self.line_start}-{self.line_end}"
         return f"{where}:{self.line_start}"
@@ -43,7 +57,8 @@ class SourceLocation:
         return {
             "doc": self.doc,
             "page": self.page,
-            "headings": list(self.headings),
+            "section": self.section,
+            "block": self.block,
             "line_start": self.line_start,
             "line_end": self.line_end,
             "char_start": self.char_start,
@@ -69,6 +84,8 @@ class Paragraph:
     is_heading: bool = False
     breaks: tuple[tuple[int, int], ...] = ()
     page: int | None = None
+    headings: tuple[str, ...] = ()  # the section path, where the format has one (else `title`)
+    block: int | None = None  # paragraph/block number within the section, for formats w/o lines
 
     def line_of(self, offset: int) -> int:
         """Original line of the character at `offset` in `text`."""
@@ -110,10 +127,8 @@ class Chunk:
     sentences: tuple[Sentence, ...]
     context: str = ""
     page: int | None = None
-
-    @property
-    def headings(self) -> tuple[str, ...]:
-        return (self.title,) if self.title else ()
+    headings: tuple[str, ...] = ()
+    block: int | None = None
 
     def location(self, start: int = 0, end: int | None = None) -> SourceLocation:
         """Provenance of `text[start:end]` (the whole chunk by default)."""
@@ -122,7 +137,8 @@ class Chunk:
         for s in self.sentences:  # a sentence's own lines when the slice is one sentence
             if s.start == start and s.end == end:
                 lines = (s.line_start, s.line_end)
-        return SourceLocation(self.doc, *lines, self.page, self.headings, start, end)
+        headings = self.headings or ((self.title,) if self.title else ())
+        return SourceLocation(self.doc, *lines, self.page, headings, start, end, self.block)
 
 
 @dataclass(slots=True)
@@ -139,12 +155,15 @@ class Citation:
     context: str = ""
     chunk_id: int = -1
     page: int | None = None
+    headings: tuple[str, ...] = ()
+    block: int | None = None
 
     @property
     def location(self) -> SourceLocation:
-        headings = (self.title,) if self.title else ()
+        headings = self.headings or ((self.title,) if self.title else ())
         return SourceLocation(
-            self.doc, self.line_start, self.line_end, self.page, headings, 0, len(self.text)
+            self.doc, self.line_start, self.line_end, self.page, headings, 0, len(self.text),
+            self.block,
         )
 
     def to_json(self) -> dict:
@@ -153,6 +172,8 @@ class Citation:
             "doc": self.doc,
             "title": self.title,
             "page": self.page,
+            "section": self.location.section,
+            "block": self.block,
             "line_start": self.line_start,
             "line_end": self.line_end,
             "location": self.location.label(),

@@ -10,7 +10,8 @@ import time
 from tests.conftest import ROOT, SEEDS, run_cli
 
 JSON_KEYS = {"question", "answer", "refused", "confidence", "citations"}
-CITATION_KEYS = {"n", "doc", "title", "page", "line_start", "line_end", "location", "text", "score"}
+CITATION_KEYS = {"n", "doc", "title", "page", "section", "block", "line_start", "line_end", "location",
+                 "text", "score"}
 
 
 def _nows(s: str) -> str:
