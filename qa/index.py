@@ -16,7 +16,6 @@ is rebuilt (`qa.index_build`) instead of answering from garbage.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,18 +25,19 @@ import numpy as np
 from qa.core import versioned
 from qa.core.errors import SeedQAError, StaleIndex
 from qa.core.protocols import Encoder, LexicalStore, VectorStore
-from qa.core.records import Chunk, Sentence
+from qa.core.records import Chunk
 from qa.documents import INDEX_DIRNAME, iter_files
 from qa.index_build import (
-    CHUNKS,
     FORMAT,
     LEXICAL,
     PASSAGES,
     SENTENCES,
     build_index,
+    file_digests,
     fingerprint,
     no_documents,
     pipeline_id,
+    read_chunks,
 )
 from qa.lexical import register_terms
 from qa.stores import DEFAULT_VECTOR_STORE, LEXICAL_STORES, VECTOR_STORES
@@ -72,21 +72,13 @@ def default_index_dir(docs: Path) -> Path:
     return Path(docs) / INDEX_DIRNAME
 
 
-def _chunk_from(rec: dict) -> Chunk:
-    rec = dict(rec)
-    rec["sentences"] = tuple(Sentence(**s) for s in rec["sentences"])
-    rec["headings"] = tuple(rec.get("headings") or ())
-    return Chunk(**rec)
-
-
 def load_index(folder: Path, manifest: dict) -> Index:
     """Read a verified version with the stores its manifest names."""
     try:
         kinds = manifest["stores"]
         Vectors = VECTOR_STORES.get(kinds[PASSAGES])
         Lexical = LEXICAL_STORES.get(kinds[LEXICAL])
-        with open(folder / CHUNKS, encoding="utf-8") as fh:
-            chunks = [_chunk_from(json.loads(line)) for line in fh if line.strip()]
+        chunks = read_chunks(folder)
         passages = Vectors.load(folder / PASSAGES)
         sentences = VECTOR_STORES.get(kinds[SENTENCES]).load(folder / SENTENCES)
         lexical = Lexical.load(folder / LEXICAL)
@@ -153,7 +145,8 @@ def open_index(
     files = iter_files(docs)
     if not files:
         raise no_documents(docs)
-    fp = fingerprint(docs, files)
+    digests = file_digests(docs, files)
+    fp = fingerprint(digests)
     if not rebuild:
         found = _usable(index_dir, encoder, fp, progress, vector_store)
         if found is not None:
@@ -168,6 +161,23 @@ def open_index(
         found = None if rebuild else _usable(index_dir, encoder, fp, False, vector_store)
         if found is not None:
             return found
-        folder = build_index(docs, index_dir, encoder, progress=progress, files=files, fp=fp,
-                             vector_store=vector_store)
+        previous = None if rebuild else _reusable_version(index_dir)
+        folder = build_index(docs, index_dir, encoder, progress=progress, files=files,
+                             digests=digests, previous=previous, vector_store=vector_store)
         return load_index(folder, versioned.read_manifest(folder, FORMAT))
+
+
+def _reusable_version(index_dir: Path) -> Path | None:
+    """The live version when its chunks can be reused file by file: built by the same loading,
+    cleaning and chunking code, and intact (chunks do not depend on the encoder or stores)."""
+    folder = versioned.current_version(index_dir)
+    if folder is None:
+        return None
+    try:
+        manifest = versioned.read_manifest(folder, FORMAT)
+        if manifest.get("pipeline") != pipeline_id():
+            return None
+        versioned.verify(folder, manifest)
+    except StaleIndex:
+        return None
+    return folder

@@ -11,15 +11,15 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from qa import __version__
 from qa.chunks import MAX_CHARS, TARGET_CHARS, build_chunks
 from qa.core import versioned
-from qa.core.errors import DocumentError, SeedQAError
+from qa.core.errors import DocumentError, SeedQAError, StaleIndex
 from qa.core.protocols import Encoder
-from qa.core.records import Chunk
+from qa.core.records import Chunk, Sentence
 from qa.documents import check_file, doc_name, iter_files, read_paragraphs
 from qa.lexical import register_terms, tokenize
 from qa.stores import DEFAULT_LEXICAL_STORE, DEFAULT_VECTOR_STORE, LEXICAL_STORES, VECTOR_STORES
@@ -33,14 +33,14 @@ CHUNKS = "chunks.jsonl"
 PASSAGES, SENTENCES, LEXICAL = "passages", "sentences", "lexical"
 
 
-def fingerprint(docs: Path, files: list[Path]) -> str:
-    """Content hash of the documents folder: names and bytes of every indexed file.
+def file_digests(docs: Path, files: list[Path]) -> dict[str, str]:
+    """The content hash of every file by its name: what an incremental build compares.
 
     A file the indexer would skip unread (over the size limit, not a regular file) is not hashed:
     hashing it would cost reading a file that is never indexed, on every open, and a pipe would
     block; it counts by name and the reason only.
     """
-    h = hashlib.sha256()
+    out: dict[str, str] = {}
     for f in files:
         try:
             check_file(f)
@@ -49,7 +49,15 @@ def fingerprint(docs: Path, files: list[Path]) -> str:
             digest = f"skipped: {exc}"
         except OSError:
             digest = "unreadable"
-        h.update(doc_name(f, docs).encode() + b"\0" + digest.encode() + b"\n")
+        out[doc_name(f, docs)] = digest
+    return out
+
+
+def fingerprint(digests: dict[str, str]) -> str:
+    """Content hash of the documents folder: names and bytes of every indexed file."""
+    h = hashlib.sha256()
+    for name, digest in digests.items():
+        h.update(name.encode() + b"\0" + digest.encode() + b"\n")
     return h.hexdigest()
 
 
@@ -85,16 +93,24 @@ def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def collect_chunks(docs: Path, files: list[Path]) -> tuple[list[Chunk], list[str]]:
+def collect_chunks(
+    docs: Path, files: list[Path], reuse: dict[str, list[Chunk]] | None = None
+) -> tuple[list[Chunk], list[str]]:
     """Chunks of every readable file; unreadable ones are skipped with one warning each.
 
-    A file removed, truncated or made unreadable while it is read costs that file only: the
-    chunks it had produced so far are dropped with it, so an index never holds half a file.
+    A file named in `reuse` (unchanged since the previous version) is not read again: its
+    chunks are taken from there, renumbered. A file removed, truncated or made unreadable while it
+    is read costs that file only: the chunks it had produced so far are dropped with it, so an
+    index never holds half a file.
     """
     chunks: list[Chunk] = []
     skipped: list[str] = []
+    reuse = reuse or {}
     for f in files:
         name = doc_name(f, docs)
+        if name in reuse:
+            chunks.extend(replace(c, id=len(chunks) + i) for i, c in enumerate(reuse[name]))
+            continue
         try:
             new = list(build_chunks(read_paragraphs(f, name), first_id=len(chunks)))
         except (DocumentError, OSError, UnicodeError) as exc:
@@ -119,6 +135,42 @@ def no_documents(docs: Path) -> SeedQAError:
     return SeedQAError(f"no {kinds} documents in {docs}; put documents there or pass --docs")
 
 
+def read_chunks(folder: Path) -> list[Chunk]:
+    """The chunk records of a version folder."""
+    with open(folder / CHUNKS, encoding="utf-8") as fh:
+        return [_chunk_from(json.loads(line)) for line in fh if line.strip()]
+
+
+def _chunk_from(rec: dict) -> Chunk:
+    rec = dict(rec)
+    rec["sentences"] = tuple(Sentence(**s) for s in rec["sentences"])
+    rec["headings"] = tuple(rec.get("headings") or ())
+    return Chunk(**rec)
+
+
+def _reusable(previous: Path | None, digests: dict[str, str]) -> tuple[dict[str, list[Chunk]], dict]:
+    """Chunks of the files unchanged since `previous` (a version built by the same encoder and
+    code), by file name, and that version's file digests; nothing when it cannot be read."""
+    if previous is None:
+        return {}, {}
+    try:
+        old = versioned.read_manifest(previous, FORMAT).get("digests") or {}
+        by_doc: dict[str, list[Chunk]] = {}
+        for c in read_chunks(previous):
+            by_doc.setdefault(c.doc, []).append(c)
+    except (StaleIndex, OSError, ValueError, TypeError, KeyError):
+        return {}, {}
+    same = {n: by_doc[n] for n, d in digests.items() if old.get(n) == d and n in by_doc}
+    return same, old
+
+
+def _changes(old: dict[str, str], new: dict[str, str]) -> str:
+    added = sum(1 for n in new if n not in old)
+    changed = sum(1 for n in new if n in old and old[n] != new[n])
+    removed = sum(1 for n in old if n not in new)
+    return f"+{added} files, ~{changed} changed, -{removed} removed"
+
+
 def build_index(
     docs: Path,
     index_dir: Path,
@@ -126,17 +178,25 @@ def build_index(
     *,
     progress: bool = True,
     files: list[Path] | None = None,
-    fp: str | None = None,
+    digests: dict[str, str] | None = None,
+    previous: Path | None = None,
     vector_store: str = DEFAULT_VECTOR_STORE,
     lexical_store: str = DEFAULT_LEXICAL_STORE,
 ) -> Path:
-    """Build a new version beside the live one and switch `CURRENT` to it when complete."""
+    """Build a new version beside the live one and switch `CURRENT` to it when complete.
+
+    With `previous` (the live version, same encoder and code), only new and changed files are
+    read, cleaned and chunked; the chunks of unchanged files are taken from it, and only text
+    never embedded before is sent to the encoder (the vector cache is keyed by text).
+    """
     t0 = time.perf_counter()
     files = iter_files(docs) if files is None else files
     if not files:
         raise no_documents(docs)
-    fp = fp or fingerprint(docs, files)
-    chunks, skipped = collect_chunks(docs, files)
+    digests = digests if digests is not None else file_digests(docs, files)
+    fp = fingerprint(digests)
+    reuse, old_digests = _reusable(previous, digests)
+    chunks, skipped = collect_chunks(docs, files, reuse)
     if not chunks:
         raise SeedQAError(f"none of the {len(files)} files in {docs} has text to index")
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -166,7 +226,7 @@ def build_index(
         store.add(range(len(sentences)), sent_vecs)
         store.save(tmp / SENTENCES)
         Lexical(range(len(chunks)), [tokenize(t) for t in passages]).save(tmp / LEXICAL)
-        with open(tmp / CHUNKS, "w", encoding="utf-8") as fh:
+        with open(tmp / CHUNKS, "w", encoding="utf-8") as fh:  # read back by `read_chunks`
             for c in chunks:
                 fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
         versioned.seal(tmp, {
@@ -178,6 +238,7 @@ def build_index(
             "chunks": len(chunks),
             "sentences": len(sentences),
             "fingerprint": fp,
+            "digests": digests,
             "pipeline": pipeline_id(),
             "files": len(files),
             "skipped": skipped,
@@ -194,6 +255,8 @@ def build_index(
     cache.save(keep=None if len(cache) < 4 * max(len(keep), 1000) else keep)
     versioned.remove_old_versions(index_dir, final.name)
     if progress:
-        log.info(f"index ready: {len(chunks)} passages, {encoded} newly embedded "
-                 f"({time.perf_counter() - t0:.1f} s) in {index_dir}")
+        changes = f"{_changes(old_digests, digests)}, {len(files) - len(reuse)} read; " if (
+            previous is not None) else ""
+        log.info(f"index ready: {changes}{n1} passages embedded, {len(passages) - n1} reused "
+                 f"({len(chunks)} passages, {time.perf_counter() - t0:.1f} s) in {index_dir}")
     return final

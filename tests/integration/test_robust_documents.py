@@ -29,7 +29,7 @@ from qa.core.versioned import read_manifest
 from qa.documents import MAX_FILE_MB, clean_text, iter_files, read_paragraphs
 from qa.engine import SeedQA
 from qa.index import open_index
-from qa.index_build import collect_chunks, fingerprint
+from qa.index_build import collect_chunks, file_digests, fingerprint
 from tests.conftest import run_cli
 
 GOOD = "青松镇商会今年新建了17个服务站，覆盖全镇会员企业。商会还组织了两场培训。\n"
@@ -59,7 +59,7 @@ def read_folder(folder: Path, timeout: float = 60) -> tuple[list, list[str]]:
 
     def run() -> None:
         files = iter_files(folder)
-        result["fp"] = fingerprint(folder, files)
+        result["fp"] = fingerprint(file_digests(folder, files))
         result["out"] = collect_chunks(folder, files)
 
     t = threading.Thread(target=run, daemon=True)

@@ -65,7 +65,7 @@ def test_lexical_store_contract(kind, tmp_path):
 def test_registries_fail_in_one_line_naming_what_exists():
     with pytest.raises(SeedQAError, match="unknown vector store 'milvus'; known: faiss"):
         VECTOR_STORES.get("milvus")
-    assert loader_for("notes.pdf") is None and ".txt" in suffixes()
+    assert loader_for("notes.xyz") is None and ".txt" in suffixes()
     assert isinstance(loader_for("a.MD"), Loader)
 
 
