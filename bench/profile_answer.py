@@ -67,7 +67,7 @@ def profile_one(engine, question: str) -> dict[str, float]:
         c = cands[best]
         choose_span(c.text, q, (c.span.start, c.span.end) if c.span else None)
     t0 = lap("span", t0)
-    [engine._citation(n, h) for n, h in enumerate(hits, start=1)]
+    [engine._citation(engine.index, n, h) for n, h in enumerate(hits, start=1)]
     t0 = lap("citations", t0)
     a = engine.answer(question)
     t1 = time.perf_counter()

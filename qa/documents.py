@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
 import stat
+import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from qa.core.errors import DocumentError
@@ -105,3 +109,72 @@ def doc_name(path: Path, folder: Path) -> str:
 def clean_text(path: Path) -> str:
     """The cleaned document: its paragraphs joined by newlines (what chunk texts occur in)."""
     return "\n".join(p.text for p in read_paragraphs(path, path.name))
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+
+
+def safe_name(name: str) -> str:
+    """A file name that stays inside the documents folder, whatever a browser sent.
+
+    Only the last path component is kept (`../../etc/passwd.txt` -> `passwd.txt`), normalised to
+    NFC (one spelling of `é`), stripped of control and path characters, of leading dots (no
+    hidden or relative names) and of bidirectional-override characters that disguise a suffix.
+    Raises `DocumentError` when nothing usable is left.
+    """
+    base = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch) not in ("Cf", "Cc", "Cs"))
+    base = _UNSAFE.sub("_", base).strip().lstrip(".").strip()
+    if not base or Path(base).suffix == "" or len(base.encode()) > 200:
+        raise DocumentError(f"'{name}' is not a usable file name")
+    return base
+
+
+@dataclass
+class Added:
+    """What an upload did: the names now in the folder, and each refused file with its reason."""
+
+    added: list[str]
+    refused: list[tuple[str, str]]
+
+
+def add_documents(
+    docs: Path, uploads: list[tuple[str, Path]], max_mb: float, max_files: int
+) -> Added:
+    """Copy uploaded files into `docs`, each under a safe name, refusing what breaks a limit.
+
+    `uploads` are (name as the user gave it, path of the received copy). A file of a kind no
+    loader reads, over `max_mb`, or beyond the first `max_files` is refused by name; the others
+    are still added. A name already in the folder is replaced (an edited file, uploaded again).
+    """
+    added: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for i, (name, src) in enumerate(uploads):
+        shown = Path(str(name)).name or str(name)
+        if i >= max_files:
+            refused.append((shown, f"more than {max_files} files in one upload"))
+            continue
+        try:
+            safe = safe_name(name)
+            if Path(safe).suffix.lower() not in suffixes():
+                raise DocumentError(f"seedqa does not read {Path(safe).suffix} files; use one of "
+                                    f"{', '.join(suffixes())}")
+            size = os.stat(src).st_size
+            if size > max_mb * 1024 * 1024:
+                raise DocumentError(f"{size / 2**20:.1f} MB is over the {max_mb:g} MB limit")
+            tmp = docs / f".upload-{os.getpid()}-{safe}"
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, docs / safe)  # a half-copied file never appears under its name
+            added.append(safe)
+        except (DocumentError, OSError) as exc:
+            refused.append((shown, str(exc) if isinstance(exc, DocumentError) else
+                            (exc.strerror or str(exc))))
+    return Added(added, refused)
+
+
+def remove_document(docs: Path, name: str) -> None:
+    """Delete one document of the folder by the name the file list shows."""
+    path = (Path(docs) / name).resolve()
+    if path.parent != Path(docs).resolve() or not path.is_file():
+        raise DocumentError(f"'{name}' is not a document in {docs}")
+    path.unlink()

@@ -89,6 +89,15 @@ class SeedQA:
     def chunks(self) -> list[Chunk]:
         return self.index.chunks
 
+    def refresh(self, progress: bool = False) -> Index:
+        """Re-open the index after the documents folder changed (files added or removed) and
+        answer from the new version from now on; only new and changed files are read and only
+        new text embedded. Answers already under way finish on the version they started with."""
+        index = open_index(self.docs, self.index.folder.parent, self.encoder, progress=progress,
+                           vector_store=self.index.manifest["stores"]["passages"])
+        self.index = index
+        return index
+
     def answer(
         self,
         question: str,
@@ -110,8 +119,9 @@ class SeedQA:
             return Answer(raw, REFUSAL, True, 0.0, [], message=EMPTY_MESSAGE)
         if not re.search(r"\w", q.text):
             return Answer(raw, REFUSAL, True, 0.0, [], qtype=q.qtype, message=NO_WORDS_MESSAGE)
-        hits, cands, x = self._candidates(q, top_k, mode)
-        citations = [self._citation(n, h) for n, h in enumerate(hits, start=1)]
+        index = self.index  # one version for the whole answer, even if `refresh` swaps it now
+        hits, cands, x = self._candidates(index, q, top_k, mode)
+        citations = [self._citation(index, n, h) for n, h in enumerate(hits, start=1)]
         message = TRUNCATED_MESSAGE if q.truncated else ""
         if not cands:
             return Answer(raw, REFUSAL, True, 0.0, citations, qtype=q.qtype, message=message)
@@ -124,7 +134,7 @@ class SeedQA:
         sentence = choice.text
         rule = (choice.span.start, choice.span.end) if choice.span is not None else None
         s, e = choose_span(sentence, q, rule)
-        chunk = self.index.chunks[choice.chunk_id]
+        chunk = index.chunks[choice.chunk_id]
         sent = chunk.sentences[choice.sentence_index]
         return Answer(
             question=raw,
@@ -141,13 +151,13 @@ class SeedQA:
             location=chunk.location(sent.start, sent.end),
         )
 
-    def _candidates(self, q, top_k: int, mode: str):
+    def _candidates(self, index: Index, q, top_k: int, mode: str):
         """The one encoder call of an answer, the ranked passages, and their candidate sentences
         with features; lexical mode ranks without the vector but still scores sentences by it."""
         qvec = self.encoder.encode_queries([q.search_text])[0]
         lexical_weight = LEXICAL_WEIGHT if q.chinese else LEXICAL_WEIGHT_FOREIGN
-        hits = rank(self.index, qvec, q.tokens, mode, top_k, lexical_weight)
-        cands, x = candidates_and_features(self.index, q, qvec, hits)
+        hits = rank(index, qvec, q.tokens, mode, top_k, lexical_weight)
+        cands, x = candidates_and_features(index, q, qvec, hits)
         return hits, cands, x
 
     def candidates(self, question: str, top_k: int = 5, mode: Mode | str = Mode.HYBRID):
@@ -156,7 +166,7 @@ class SeedQA:
         q = parse(question if isinstance(question, str) else str(question or ""))
         if not q.text or not re.search(r"\w", q.text):
             return None
-        _hits, cands, x = self._candidates(q, top_k, mode)
+        _hits, cands, x = self._candidates(self.index, q, top_k, mode)
         return cands, x
 
     def _options(self, top_k: object, threshold: object) -> tuple[int, float]:
@@ -180,8 +190,8 @@ class SeedQA:
             raise SeedQAError(f"threshold must be a number between 0 and 1, got {threshold!r}")
         return max(1, min(k, MAX_TOP_K)), t
 
-    def _citation(self, n: int, hit) -> Citation:
-        c = self.index.chunks[hit.chunk_id]
+    def _citation(self, index: Index, n: int, hit) -> Citation:
+        c = index.chunks[hit.chunk_id]
         return Citation(
             n=n,
             doc=c.doc,

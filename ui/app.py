@@ -43,6 +43,10 @@ MODES: list[tuple[str, str]] = [
 ]
 DEFAULT_TOP_K = 5
 CONCURRENCY = 8
+# Upload limits: embedding runs at about 20 passages a second on 2 cores, so a 50 MB document
+# already takes many minutes; both are flags of `seedqa chat`.
+MAX_UPLOAD_MB = 50
+MAX_UPLOAD_FILES = 20
 
 _CJK_FONTS = [
     "PingFang SC",
@@ -151,16 +155,25 @@ def _history(asked: Sequence[str] | None) -> list[str]:
     return [str(q) for q in (asked or []) if str(q).strip()]
 
 
+def _doc_names(engine: Answerer) -> list[str]:
+    return sorted({str(getattr(c, "doc", "")) for c in (getattr(engine, "chunks", None) or [])})
+
+
 def build_app(
     engine: Answerer,
     examples: Sequence[str] | None = None,
     example_budget_s: float = 8.0,
+    upload: bool = True,
+    max_upload_mb: float = MAX_UPLOAD_MB,
+    max_upload_files: int = MAX_UPLOAD_FILES,
 ) -> gr.Blocks:
     """The chat window over `engine` (a `qa.core.Answerer`; its `chunks`, when it has them, name
     the documents in the header).
 
     `examples=None` derives them from the loaded documents (and checks the engine answers them);
-    tests pass a list, or `[]`, to keep startup predictable.
+    tests pass a list, or `[]`, to keep startup predictable. With `upload` and an engine that
+    can `refresh` its documents folder, a "文档" panel lists the indexed files and lets the user
+    add files (within `max_upload_mb` a file and `max_upload_files` an upload) or remove one.
     """
     if examples is None:
         from qa.examples import example_questions
@@ -251,9 +264,57 @@ def build_app(
             raise gr.Error(str(e)) from e
         return a.to_json()
 
+    manage = upload and hasattr(engine, "refresh") and hasattr(engine, "docs")
+
+    def upload_files(files: list[str] | None):
+        """Copy the files in, index them (only they are read and embedded), then say what
+        happened to each by name."""
+        from qa.documents import add_documents
+
+        paths = [Path(f) for f in (files or [])]
+        if not paths:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        yield (render.upload_status_html(f"正在加入并索引 {len(paths)} 个文件…", []), gr.skip(),
+               gr.skip(), gr.skip(), gr.skip())
+        result = add_documents(engine.docs, [(p.name, p) for p in paths], max_upload_mb,
+                               max_upload_files)
+        refused = list(result.refused)
+        if result.added:
+            try:
+                index = engine.refresh()
+            except SeedQAError as e:
+                refused += [(n, str(e)) for n in result.added]
+                result.added = []
+            else:
+                skipped = set(index.manifest.get("skipped") or [])
+                refused += [(n, "无法读取其中的文字（详情见终端输出）") for n in result.added
+                            if n in skipped]
+                result.added = [n for n in result.added if n not in skipped]
+        done = f"已加入：{'、'.join(result.added)}，现在可以就它们提问。" if result.added else ""
+        names = _doc_names(engine)
+        yield (render.upload_status_html(done, refused), render.files_html(names),
+               gr.update(choices=names, value=None), _header(engine), None)
+
+    def remove_file(name: str | None):
+        from qa.core.errors import DocumentError
+        from qa.documents import remove_document
+
+        if not name:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            remove_document(engine.docs, name)
+            engine.refresh()
+            status = render.upload_status_html(f"已移除：{name}", [])
+        except (DocumentError, SeedQAError, OSError) as e:
+            status = render.upload_status_html("", [(name, str(e))])
+        names = _doc_names(engine)
+        return status, render.files_html(names), gr.update(choices=names, value=None), _header(
+            engine)
+
     with gr.Blocks(title="seedqa 文档问答", analytics_enabled=False) as app:
         asked = gr.State([])
-        gr.HTML(_header(engine), elem_id="sq-header", js_on_load=None)
+        header = gr.HTML(_header(engine), elem_id="sq-header", js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 chatbot = gr.Chatbot(
@@ -295,6 +356,26 @@ def build_app(
                         step=0.01,
                         label="拒答阈值（置信度低于它时回答“资料中没有找到答案。”）",
                     )
+                if manage:
+                    from qa.loaders import suffixes
+
+                    kinds = " ".join(suffixes())
+                    with gr.Accordion("文档", open=False, elem_id="sq-docs-panel"):
+                        files_list = gr.HTML(render.files_html(_doc_names(engine)),
+                                             elem_id="sq-files", js_on_load=None)
+                        uploader = gr.File(
+                            label=(f"添加文档（{kinds}；每个不超过 {max_upload_mb:g} MB，"
+                                   f"一次最多 {max_upload_files} 个）"),
+                            file_count="multiple",
+                            type="filepath",
+                            elem_id="sq-upload",
+                        )
+                        status = gr.HTML("", elem_id="sq-upload-status", js_on_load=None)
+                        with gr.Row(equal_height=True):
+                            to_remove = gr.Dropdown(_doc_names(engine), value=None,
+                                                    label="移除文档", scale=4,
+                                                    elem_id="sq-remove")
+                            remove_btn = gr.Button("移除", scale=1, min_width=80)
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(render.EMPTY_SOURCES, elem_id="sq-sources", js_on_load=None)
 
@@ -310,6 +391,12 @@ def build_app(
         # The Chatbot's own trash icon empties the messages; forget the questions with them.
         chatbot.clear(clear, None, [chatbot, asked, sources, box], api_visibility="private")
         gr.api(ask, api_name="ask")
+        if manage:
+            uploader.upload(upload_files, uploader,
+                            [status, files_list, to_remove, header, uploader],
+                            api_visibility="private", concurrency_limit=1)
+            remove_btn.click(remove_file, to_remove, [status, files_list, to_remove, header],
+                             api_visibility="private", concurrency_limit=1)
     return app
 
 

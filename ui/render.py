@@ -14,6 +14,8 @@ class names, so the output survives Gradio's HTML sanitizer unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from qa.core.records import REFUSAL, Answer
 from qa.punctuation import SENTENCE_ENDS
 
@@ -218,3 +220,19 @@ def sources_html(a: Answer | None) -> str:
         f'<div class="sq-sources"><div class="sq-sources-head">{head}'
         f'<span class="sq-count">{len(a.citations)} 段</span></div>' + "".join(items) + "</div>"
     )
+
+
+def files_html(names: Sequence[str]) -> str:
+    """The documents the index holds, by name (escaped: a file name is user input)."""
+    if not names:
+        return '<p class="sq-hint">还没有文档。</p>'
+    items = "".join(f"<li><code>{text(n)}</code></li>" for n in names)
+    return f'<div class="sq-files"><p class="sq-hint">已索引 {len(names)} 篇：</p><ul>{items}</ul></div>'
+
+
+def upload_status_html(done: str, refused: Sequence[tuple[str, str]]) -> str:
+    """What an upload did: what was added, and each refused file by name with its reason."""
+    parts = [f'<p class="sq-ok">{text(done)}</p>'] if done else []
+    parts += [f'<p class="sq-error">未加入 <code>{text(n)}</code>：{text(why)}</p>'
+              for n, why in refused]
+    return f'<div class="sq-upload-status">{"".join(parts)}</div>'

@@ -24,6 +24,9 @@ def register(name: str, target: str, suffixes: tuple[str, ...]) -> None:
 
 
 register("text", "qa.loaders.text:TextLoader", (".txt", ".md"))
+register("pdf", "qa.loaders.pdf:PdfLoader", (".pdf",))
+register("docx", "qa.loaders.docx:DocxLoader", (".docx",))
+register("html", "qa.loaders.html:HtmlLoader", (".html", ".htm"))
 
 
 def suffixes() -> tuple[str, ...]:

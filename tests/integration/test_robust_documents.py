@@ -358,10 +358,10 @@ def test_cli_indexes_a_folder_of_bad_files_and_answers(tmp_path):
 def test_cli_on_a_folder_without_documents_is_one_line(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    (empty / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (empty / "notes.xlsx").write_bytes(b"PK\x03\x04")  # a kind no loader reads
     r = run_cli(["index", "--docs", str(empty), "--index", str(tmp_path / "idx")], timeout=600)
     assert r.returncode == 1
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("seedqa:")]
-    assert errors == [f"seedqa: error: no .txt or .md documents in {empty}; put documents there "
-                      "or pass --docs"]
+    assert errors == [f"seedqa: error: no .txt, .md, .pdf, .docx, .html or .htm documents in "
+                      f"{empty}; put documents there or pass --docs"]
     assert "Traceback" not in r.stderr

@@ -116,10 +116,10 @@ def test_bom_and_mixed_line_endings(tmp_path):
     assert paras == ["第一段第一行接着写。", "第二段。", "第三段写完。"]
 
 
-def test_only_txt_and_md_files_are_loaded_and_the_index_folder_is_skipped(tmp_path):
+def test_only_files_a_loader_reads_are_listed_and_the_index_folder_is_skipped(tmp_path):
     (tmp_path / "a.txt").write_text("甲。", encoding="utf-8")
     (tmp_path / "b.md").write_text("乙。", encoding="utf-8")
-    (tmp_path / "c.pdf").write_text("丙。", encoding="utf-8")
+    (tmp_path / "c.xlsx").write_text("丙。", encoding="utf-8")
     (tmp_path / ".seedqa").mkdir()
     (tmp_path / ".seedqa" / "x.txt").write_text("丁。", encoding="utf-8")
     sub = tmp_path / "sub"

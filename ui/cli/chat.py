@@ -75,6 +75,13 @@ def _port_taken(host: str, port: int) -> None:
     metavar="HOST:PORT",
     help="Self-hosted frp server for --share instead of Gradio's.",
 )
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=50, show_default=True,
+              help="Largest file the chat window accepts.")
+@click.option("--max-upload-files", type=click.IntRange(1), default=20, show_default=True,
+              help="Most files in one upload.")
+@click.option("--allow-upload", is_flag=True,
+              help="Allow uploads on a --share link without --auth (off by default there).")
+@click.option("--no-upload", is_flag=True, help="No document panel: answer only.")
 def chat_cmd(
     docs: Path,
     index: Path | None,
@@ -84,8 +91,14 @@ def chat_cmd(
     share: bool,
     auth: str | None,
     share_server: str | None,
+    max_upload_mb: float,
+    max_upload_files: int,
+    allow_upload: bool,
+    no_upload: bool,
 ) -> None:
-    """Chat with the documents in a browser: cited, verbatim answers."""
+    """Chat with the documents in a browser: cited, verbatim answers. Files can be added to (or
+    removed from) DOCS in the window; on a public --share link without --auth only with
+    --allow-upload, since anyone with the link could write to the folder."""
     try:
         login = parse_auth(auth)
         server = parse_share_server(share_server)
@@ -93,6 +106,10 @@ def chat_cmd(
         fail(str(e), 2)
     if server and not share:
         click.echo("Note: --share-server has no effect without --share.", err=True)
+    upload = not no_upload and (allow_upload or not share or login is not None)
+    if share and login is None and not no_upload and not allow_upload:
+        click.echo("Note: uploads are off on a public link without --auth (--allow-upload turns "
+                   "them on).", err=True)
     if not _port_free(host, port):
         _port_taken(host, port)
     offline_env()  # before Gradio is imported: it reads these at import time
@@ -101,7 +118,8 @@ def chat_cmd(
     click.echo(f"Opening the documents in {docs} ...", err=True)
     try:
         engine = open_engine(docs, index, model)
-        app = build_app(engine)
+        app = build_app(engine, upload=upload, max_upload_mb=max_upload_mb,
+                        max_upload_files=max_upload_files)
     except SeedQAError as e:
         fail(str(e))
     try:
