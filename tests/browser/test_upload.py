@@ -1,6 +1,6 @@
 """Adding documents in the chat window: a PDF uploaded in the browser is indexed without a restart
 and answered with a citation to its page; an over-limit file is refused by name; a file can be
-removed again."""
+removed again. Also refreshes docs/pdf_citation.png."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import pytest
 
 from qa.engine import SeedQA
 from qa.index import open_index
-from tests.browser.conftest import ask, last_bot, open_chat
+from tests.browser.conftest import ROOT, ask, last_bot, open_chat
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")]
 
+PDF_SCREENSHOT = ROOT / "docs" / "pdf_citation.png"
 FACT = "青松镇商会今年新建了十二个企业服务站，覆盖全镇所有工业园区。"
 
 
@@ -83,6 +84,8 @@ def test_pdf_uploaded_in_the_window_is_answered_with_its_page(page, upload_app, 
     assert "十二个企业服务站" in bot.inner_text()
     assert "简报.pdf p.1" in bot.inner_text()  # the answer's own citation names the page
     assert "简报.pdf p.1" in page.locator("#sq-sources .sq-src-main").inner_text()
+    PDF_SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(PDF_SCREENSHOT))  # the picture of a PDF citation the README shows
 
     # removed again: gone from the list and no longer answered from
     page.locator("#sq-remove input").fill("简报.pdf")
