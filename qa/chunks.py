@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from qa.core.punctuation import CLOSERS, SENTENCE_ENDS
 from qa.core.records import Chunk, Paragraph, Sentence
-from qa.punctuation import CLOSERS, SENTENCE_ENDS
 
 TARGET_CHARS = 250
 MAX_CHARS = 400

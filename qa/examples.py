@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from qa.core.protocols import Answerer
-from qa.punctuation import SENTENCE_ENDS
+from qa.core.punctuation import SENTENCE_ENDS
 
 _NUMBER = r"(?:近|约|超过|超|逾|达|共计|共|仅)?(?P<num>\d+(?:\.\d+)?(?:多|余)?(?:万|亿|千|百)?)"
 _UNIT = (

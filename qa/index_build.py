@@ -65,15 +65,13 @@ def pipeline_id() -> str:
     """Hash of the code that turns files into chunks and tokens: an index built by other
     loading, cleaning or chunking rules is stale even when the documents did not change."""
     import qa.chunks
-    import qa.cleaning
+    import qa.core.punctuation
     import qa.documents
     import qa.lexical
     import qa.loaders
-    import qa.punctuation
 
-    files = [Path(m.__file__) for m in (qa.documents, qa.cleaning, qa.punctuation, qa.chunks,
-                                        qa.lexical)]
-    files += sorted(Path(qa.loaders.__file__).parent.glob("*.py"))  # every loader
+    files = [Path(m.__file__) for m in (qa.documents, qa.core.punctuation, qa.chunks, qa.lexical)]
+    files += sorted(Path(qa.loaders.__file__).parent.glob("*.py"))  # every loader and cleaner
     h = hashlib.sha256()
     for f in files:
         h.update(f.read_bytes())

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from qa.core.punctuation import SENTENCE_ENDS
 from qa.core.records import REFUSAL, Answer
-from qa.punctuation import SENTENCE_ENDS
 
 # Characters that mean something to Markdown (links, emphasis, code, headings, tables, lists),
 # to KaTeX (`$`) or to a template engine (`{}`), on top of the five that HTML itself reserves.

@@ -19,11 +19,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from qa.cleaning import MAX_PARAGRAPH_CHARS
 from qa.core.errors import DocumentError
+from qa.core.punctuation import CLOSERS, SENTENCE_ENDS
 from qa.core.records import Paragraph
+from qa.loaders.newspaper import MAX_PARAGRAPH_CHARS
 from qa.loaders.pdf import join_break
-from qa.punctuation import CLOSERS, SENTENCE_ENDS
 
 #: A "heading" longer than this is a body paragraph given a heading style by mistake.
 MAX_HEADING_CHARS = 100

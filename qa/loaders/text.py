@@ -2,7 +2,7 @@
 
 Files are streamed (a 50 MB file is never held as several copies), decoded as UTF-8 (BOM
 allowed) or, failing that, GB18030; universal newlines handle `\\r\\n`, `\\r` and mixes. The
-numbered lines go through the newspaper cleaner (`qa.cleaning`), which keeps each character's
+numbered lines go through the newspaper cleaner (`qa.loaders.newspaper`), which keeps each character's
 line for citations.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from qa.cleaning import Line, clean
 from qa.core.errors import DocumentError
 from qa.core.records import Paragraph
+from qa.loaders.newspaper import Line, clean
 
 
 def detect_encoding(path: Path, block: int = 1 << 18) -> str:

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-import qa.cleaning
 import qa.core.versioned
 import qa.documents
+import qa.loaders.newspaper
 import qa.loaders.text
 from bench.bench_large_doc import generate
 from qa.core.errors import SeedQAError
@@ -275,7 +275,7 @@ def test_one_giant_line_is_not_copied_into_every_chunk(tmp_path):
     doc.write_text(one, encoding="utf-8")
     chunks, _ = collect_chunks(tmp_path, [doc])
     assert sum(len(c.context) for c in chunks) <= 10 * len(one)
-    assert max(len(p.text) for p in read_paragraphs(doc, doc.name)) <= qa.cleaning.MAX_PARAGRAPH_CHARS
+    assert max(len(p.text) for p in read_paragraphs(doc, doc.name)) <= qa.loaders.newspaper.MAX_PARAGRAPH_CHARS
     cleaned = clean_text(doc)
     assert _nows(cleaned) == _nows(one), "cutting paragraphs loses or adds no character"
     for c in chunks:
@@ -289,7 +289,7 @@ def test_unpunctuated_blocks_are_not_joined_into_one_paragraph(tmp_path):
     para = "The chamber of commerce held a meeting\nattended by many members."
     doc.write_text("\n\n".join([para] * 400) + "\n", encoding="utf-8")
     paras = list(read_paragraphs(doc, doc.name))
-    assert max(len(p.text) for p in paras) <= qa.cleaning.MAX_PARAGRAPH_CHARS
+    assert max(len(p.text) for p in paras) <= qa.loaders.newspaper.MAX_PARAGRAPH_CHARS
     lines = doc.read_text(encoding="utf-8").splitlines()
     for p in paras:
         at = _nows("".join(lines[p.line_start - 1 : p.line_end]))

@@ -21,6 +21,7 @@ def test_no_import_cycles_even_through_function_level_imports():
         ("qa.core", ("qa.core",)),
         ("embeddings", ("embeddings", "qa.core")),
         ("qa.stores", ("qa.stores", "qa.core")),
+        ("qa.loaders", ("qa.loaders", "qa.core")),
     ],
 )
 def test_lower_layers_import_only_the_core(prefix, allowed):

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from qa.core.punctuation import CLOSERS, SENTENCE_ENDS
 from qa.core.records import Paragraph
-from qa.punctuation import CLOSERS, SENTENCE_ENDS
 
 _CJK = (
     "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
