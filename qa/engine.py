@@ -12,8 +12,6 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from qa.chooser import AnswerModel, default_model
 from qa.core.errors import SeedQAError
 from qa.core.modes import Mode
@@ -125,10 +123,8 @@ class SeedQA:
         message = TRUNCATED_MESSAGE if q.truncated else ""
         if not cands:
             return Answer(raw, REFUSAL, True, 0.0, citations, qtype=q.qtype, message=message)
-        probs = self.model.probabilities(x)
-        best = int(np.argmax(probs))
-        conf = float(probs[best])
-        if conf < threshold or self.model.contradicted(x[best]):
+        best, conf = self.model.choose(x)
+        if best is None or conf < threshold:
             return Answer(raw, REFUSAL, True, conf, citations, qtype=q.qtype, message=message)
         choice = cands[best]
         sentence = choice.text

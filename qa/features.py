@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
 
 import numpy as np
@@ -55,6 +56,9 @@ FEATURES: tuple[str, ...] = (
     "q_numbers", "number_in_ctx", "number_conflict",
     "q_places", "places_in_ctx", "q_names", "names_in_ctx", "q_orgs", "orgs_in_ctx",
     "sent_len", "sent_pos", "novel", "chinese", "q_len", "n_candidates",
+    "subst_n", "subst_digit", "subst_same_len", "vice_inserted",
+    "role_in_ctx", "role_vice_only", "measure_in_sent", "head_in_ctx", "date_grain",
+    "dimension_in_sent",
     *(f"qtype_{t}" for t in QTYPE_ORDER),
 )
 
@@ -182,6 +186,117 @@ def _type_present(qtype: str, text: str, novel: list[float]) -> float:
     return 1.0
 
 
+# question words: a gap of the question holding one is what is asked, not a changed constraint
+_QWORD_GAP = re.compile(r"什么|多少|几|哪|谁|怎|何|吗|呢")
+_WORDISH = re.compile(r"[\w\u3400-\u9fff]")
+
+
+@lru_cache(maxsize=100_000)
+def _substitutions(q: str, s: str) -> tuple[float, float, float, float]:
+    """Where the sentence says something else in the question's slot: between two stretches of
+    at least two characters the question and the sentence share, the question has one short
+    text and the sentence another (`浙江分公司` asked, `江苏分公司` said; `2021年` / `2020年`),
+    or the sentence inserts `副` (`部长` asked, `副部长` said).
+
+    (substitutions, of them digits on both sides, of them same-length non-digit texts,
+    `副` insertions)
+    """
+    if not q or not s:
+        return 0.0, 0.0, 0.0, 0.0
+    blocks = [b for b in SequenceMatcher(None, q, s, autojunk=False).get_matching_blocks()
+              if b.size >= 2]
+    n = digit = same = vice = 0
+    for a, b in zip(blocks, blocks[1:], strict=False):
+        gq, gs = q[a.a + a.size:b.a], s[a.b + a.size:b.b]
+        if not gq and gs and gs.endswith("副") and len(gs) <= 3:
+            vice += 1
+            continue
+        if not gq or not gs or len(gq) > 4 or len(gs) > 6 or _QWORD_GAP.search(gq):
+            continue
+        if not _WORDISH.search(gq) or not _WORDISH.search(gs):
+            continue
+        n += 1
+        if re.search(r"\d", gq) and re.search(r"\d", gs):
+            digit += 1
+        elif len(gq) == len(gs):
+            same += 1
+    return float(n), float(digit), float(same), float(vice)
+
+
+_ROLE = re.compile(
+    r"(副)?(委员长|秘书长|董事长|总经理|理事长|主席|会长|书记|部长|主任|局长|市长|院长|校长|"
+    r"团长|所长|社长|总裁|厅长|处长|县长|区长|省长|镇长|总统|总理|首相|队长|经理|主教|教练)"
+)
+
+
+def _roles(q: str, ctx: str) -> tuple[float, float]:
+    """(share of the question's roles its context names as asked, whether the context names only
+    the deputy of a role the question asks without `副`); NaN without a role in the question."""
+    asked = [(m.group(1) or "", m.group(2)) for m in _ROLE.finditer(q)]
+    if not asked:
+        return math.nan, math.nan
+    found, vice_only = 0, 0.0
+    for vice, role in asked:
+        bare = re.search(f"(?<!副){role}", ctx) is not None
+        if vice:
+            found += f"副{role}" in ctx
+        else:
+            found += bare
+            if not bare and f"副{role}" in ctx:
+                vice_only = 1.0
+    return found / len(asked), vice_only
+
+
+_NUMERAL = r"(?:\d[\d,]*(?:\.\d+)?|[零一二三四五六七八九十百千两]+)[万亿千百]?(?:多|余)?"
+# `多少家` / `几名`: a count asked in a unit the answer must carry (`哪几种` and `第几` ask for no
+# count; units that vary with the answer's size or wording, 个, 元, 年, 万, are left out; 人, 名
+# and 位 count people alike)
+_ASK_COUNT = re.compile(r"(?<![第哪])(?:多少|几)([家名位场项次件户人所村只台条种批届倍层座间篇份套辆架艘枚株头匹本部张])")
+_PEOPLE = "人名位"
+_ASK_DAY = re.compile(r"哪一?天|几号|几月几日|几日|日期|什么日子")
+_ASK_MONTH = re.compile(r"几月|哪个月|哪一个月|月份")
+_ASK_YEAR = re.compile(r"哪一?年|年份|几几年|什么年")
+_DAY = re.compile(r"\d{1,2}\s*[日号]|[一二三四五六七八九十廿卅]{1,3}[日号]|月[初廿卅]?[一二三四五六七八九十]{1,3}")
+_MONTH = re.compile(r"\d{1,2}\s*月|[一二三四五六七八九十正]{1,3}月")
+_YEAR_SAID = re.compile(r"\d{1,4}\s*年|[〇零一二三四五六七八九十廿元]{1,4}年")
+
+
+# a question about an area, a length, a weight or a sum of money is answered by a number in a unit
+# of that dimension, not by any number (a date, a count)
+_DIMENSIONS = (
+    (re.compile(r"面积|占地"), r"平方米|平方公里|平方千米|平方英里|公顷|英亩|亩"),
+    (re.compile(r"多长|多远|长度|距离"), r"公里|千米|英里|米|公尺"),
+    (re.compile(r"多重|重量"), r"吨|千克|公斤|克|斤|磅"),
+    (re.compile(r"多少钱|金额"), r"元|美元|港元|日元|英镑|欧元|镑"),
+)
+
+
+def _dimension(q: str):
+    """A pattern of a number in the unit of the dimension the question asks, or None."""
+    for ask, units in _DIMENSIONS:
+        if ask.search(q):
+            return re.compile(_NUMERAL + r"\s*(?:" + units + ")")
+    return None
+
+
+def _counted(q: str):
+    """A pattern of a number in the unit the question counts in, or None."""
+    m = _ASK_COUNT.search(q)
+    if not m:
+        return None
+    unit = f"[{_PEOPLE}]" if m.group(1) in _PEOPLE else re.escape(m.group(1))
+    return re.compile(_NUMERAL + unit)
+
+
+def _date_grain(q: str, text: str) -> float:
+    """Whether the sentence gives a date as fine as asked (a day for 哪一天, a month for 几月,
+    a year for 哪一年); NaN when the question asks for none of them."""
+    for ask, said in ((_ASK_DAY, _DAY), (_ASK_MONTH, _MONTH), (_ASK_YEAR, _YEAR_SAID)):
+        if ask.search(q):
+            return 1.0 if said.search(text) else 0.0
+    return math.nan
+
+
 def candidates_and_features(
     index, q: Question, qvec: np.ndarray | None, hits: list
 ) -> tuple[list[Candidate], np.ndarray]:
@@ -206,6 +321,10 @@ def candidates_and_features(
     qt = [1.0 if q.qtype == t else 0.0 for t in QTYPE_ORDER]
     pairs = list(zip(facts.terms, facts.weights, strict=True))
     latin = {t.lower() for t in _LATIN.findall(q.text)}
+    qs = simple(q.text)
+    counted = _counted(qs)
+    dimension = _dimension(qs)
+    head = q.head if len(q.head) >= 2 and q.head not in _ANSWER_KINDS else ""
     for rank, hit in enumerate(hits):
         chunk = index.chunks[hit.chunk_id]
         sims = per_hit[rank]
@@ -242,6 +361,8 @@ def candidates_and_features(
             year_in_ctx = _frac(facts.years, passage)
             ctx_years = set(_YEAR.findall(ctx))
             numbers_ctx = set(_NUMBER.findall(passage))
+            subst = _substitutions(qs, text)
+            roles = _roles(qs, ctx)
             cands.append(Candidate(rank, hit.chunk_id, i, sent.text, span))
             rows.append([
                 d, d - top_dense, d_prev, d_next, max(d, 0.5 * (d + d_prev)),
@@ -279,6 +400,11 @@ def candidates_and_features(
                 float(len(facts.orgs)), _frac(facts.orgs, passage),
                 math.log1p(len(text)), float(i), 1.0 - len(chars & facts.chars) / max(len(chars), 1),
                 chinese, math.log1p(len(q.text)), 0.0,
+                *subst, *roles,
+                (1.0 if counted.search(text) else 0.0) if counted is not None else nan,
+                (1.0 if head in ctx else 0.0) if head else nan,
+                _date_grain(qs, text),
+                (1.0 if dimension.search(text) else 0.0) if dimension is not None else nan,
                 *qt,
             ])
     x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))

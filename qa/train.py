@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chooser import DETERMINISTIC, META_FILE, MODEL_FILE
+from qa.chooser import CHECKS, DETERMINISTIC, META_FILE, MODEL_FILE, SKIPS, THRESHOLD_CHECKS
 from qa.core.errors import SeedQAError
 from qa.features import FEATURES
 from qa.metrics import contains_gold
@@ -63,6 +63,7 @@ class FeatureSet:
     # the corpus' quoted terms the engine taught jieba; a cached set teaches them again, so the
     # span examples are tokenised the same whether the features were computed or loaded
     terms: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)  # per question (empty in old caches)
 
     def weights(self) -> np.ndarray:
         return np.ones(self.n_questions) if self.qweight is None else self.qweight
@@ -82,7 +83,7 @@ def collect(engine, items: Sequence, name: str, group_of: Callable[[object], str
     """Run every gold question through the engine's candidate stage and label the candidates."""
     from qa.core.progress import track
 
-    xs, ys, qs, groups, answerable, spans = [], [], [], [], [], []
+    xs, ys, qs, groups, answerable, spans, ids = [], [], [], [], [], [], []
     for item in track(items, len(items), f"features {name}", "q", progress):
         found = engine.candidates(item.question)
         if found is None:
@@ -90,6 +91,7 @@ def collect(engine, items: Sequence, name: str, group_of: Callable[[object], str
         cands, x = found
         j = len(groups)
         groups.append(group_of(item))
+        ids.append(item.id)
         answerable.append(bool(item.answers))
         xs.append(x)
         labels = [contains_gold(c.text, item.answers) if item.answers else False for c in cands]
@@ -106,11 +108,12 @@ def collect(engine, items: Sequence, name: str, group_of: Callable[[object], str
         groups,
         np.array(answerable, dtype=bool),
         spans,
+        ids=ids,
     )
 
 
 def merge(sets: Sequence[FeatureSet]) -> FeatureSet:
-    xs, ys, qs, groups, ans, spans, qw = [], [], [], [], [], [], []
+    xs, ys, qs, groups, ans, spans, qw, ids = [], [], [], [], [], [], [], []
     offset = 0
     for s in sets:
         qw.append(s.weights() * max(1.0, MIN_SET_WEIGHT / max(s.n_questions, 1)))
@@ -120,9 +123,11 @@ def merge(sets: Sequence[FeatureSet]) -> FeatureSet:
         qs.append(s.q + offset)
         groups += [f"{s.name}:{g}" for g in s.groups]
         ans.append(s.answerable)
+        ids += [f"{s.name}:{i}" for i in s.ids] if s.ids else [""] * s.n_questions
         offset += s.n_questions
     return FeatureSet("+".join(s.name for s in sets), np.concatenate(xs), np.concatenate(ys),
-                      np.concatenate(qs), groups, np.concatenate(ans), spans, np.concatenate(qw))
+                      np.concatenate(qs), groups, np.concatenate(ans), spans, np.concatenate(qw),
+                      ids=ids)
 
 
 def fit_booster(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
@@ -157,27 +162,36 @@ def out_of_fold(fs: FeatureSet, folds: int = 5, seed: int = 0) -> np.ndarray:
     return probs
 
 
-def per_question(fs: FeatureSet, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def per_question(fs: FeatureSet, probs: np.ndarray, checks: Sequence[str] | None = None,
+                 skips: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(effective best probability, whether the chosen candidate is right) for every question,
-    exactly as the engine decides: the first candidate of highest probability, and 0 when its
-    context contradicts the question (`AnswerModel.contradicted`), so it is always refused."""
+    exactly as the engine decides (`AnswerModel.choose`): the first candidate of highest
+    probability among those not passed over (`skips`, default `SKIPS`), and 0 when none is left
+    or the chosen one's context contradicts the question (`checks`, default `CHECKS`), so it is
+    always refused."""
     from qa.chooser import AnswerModel
 
+    skips = SKIPS if skips is None else tuple(skips)
+    checks = CHECKS if checks is None else tuple(checks)
     best = np.zeros(fs.n_questions)
     right = np.zeros(fs.n_questions, dtype=bool)
-    order = np.lexsort((np.arange(len(probs)), -probs, fs.q))  # by question, best first
-    first = order[np.r_[True, fs.q[order][1:] != fs.q[order][:-1]]] if len(order) else order
-    for i in first:
-        j = fs.q[i]
-        best[j] = 0.0 if AnswerModel.contradicted(fs.x[i]) else probs[i]
-        right[j] = bool(fs.y[i])
+    if not len(probs):
+        return best, right
+    eligible = ~AnswerModel.contradictions(fs.x, skips)
+    eff = np.where(eligible, probs, -1.0)
+    order = np.lexsort((np.arange(len(eff)), -eff, fs.q))  # by question, best first
+    first = order[np.r_[True, fs.q[order][1:] != fs.q[order][:-1]]]
+    refused = ~eligible[first] | AnswerModel.contradictions(fs.x[first], checks)
+    best[fs.q[first]] = np.where(refused, 0.0, probs[first])
+    right[fs.q[first]] = fs.y[first].astype(bool)
     return best, right
 
 
 def figures(best: np.ndarray, right: np.ndarray, answerable: np.ndarray, t: float,
-            weights: np.ndarray | None = None) -> dict:
+            weights: np.ndarray | None = None, made: np.ndarray | None = None) -> dict:
     """Sentence accuracy and refusal figures of one threshold (as `seedqa eval` counts them),
-    each question counted with its weight."""
+    each question counted with its weight; with `made` (the near-miss twins training made), also
+    the refusal recall of the set's own unanswerable questions alone."""
     w = np.ones(len(best)) if weights is None else weights
     ans, refused = answerable, best < t
     w_ans, w_un = w[ans].sum(), w[~ans].sum()
@@ -185,12 +199,16 @@ def figures(best: np.ndarray, right: np.ndarray, answerable: np.ndarray, t: floa
     def rate(mask: np.ndarray, den: float) -> float | None:
         return round(float(w[mask].sum() / den), 4) if den else None
 
-    return {
+    out = {
         "n": int(len(best)),
         "sentence_accuracy": rate(right & ~refused & ans, w_ans),
         "false_refusal_rate": rate(refused & ans, w_ans),
         "refusal_recall": rate(refused & ~ans, w_un),
     }
+    if made is not None:
+        own = ~ans & ~made
+        out["refusal_recall_own"] = rate(refused & own, w[own].sum())
+    return out
 
 
 def pick_threshold(best: np.ndarray, answerable: np.ndarray, max_frr: float,
@@ -213,15 +231,17 @@ def save_set(path: Path, fs: FeatureSet) -> None:
                         qweight=fs.weights(),
                         groups=np.array(fs.groups, dtype=str),
                         spans=np.array(json.dumps(fs.spans, ensure_ascii=False)),
-                        terms=np.array(json.dumps(fs.terms, ensure_ascii=False)))
+                        terms=np.array(json.dumps(fs.terms, ensure_ascii=False)),
+                        ids=np.array(fs.ids, dtype=str))
 
 
 def load_set(path: Path, name: str = "cached") -> FeatureSet:
     with np.load(path) as z:
         spans = [tuple(s) for s in json.loads(str(z["spans"]))] if "spans" in z else []
         terms = json.loads(str(z["terms"])) if "terms" in z else []
+        ids = [str(i) for i in z["ids"]] if "ids" in z else []
         return FeatureSet(name, z["x"], z["y"], z["q"], [str(g) for g in z["groups"]],
-                          z["answerable"], spans, z.get("qweight"), terms)
+                          z["answerable"], spans, z.get("qweight"), terms, ids)
 
 
 def save(out: Path, booster, meta: dict, fs: FeatureSet) -> None:
@@ -244,20 +264,32 @@ def train(sets: Sequence[FeatureSet], out: Path, folds: int = 5,
     t0 = time.perf_counter()
     fs = merge(sets)
     oof = out_of_fold(fs, folds)
+    # the threshold: on the model (and `THRESHOLD_CHECKS`) alone; the other checks and skips
+    # refuse on top of it, and the figures below count them
+    alone, _right = per_question(fs, oof, THRESHOLD_CHECKS, ())
+    threshold = pick_threshold(alone, fs.answerable, max_frr, fs.weights())
     best, right = per_question(fs, oof)
-    threshold = pick_threshold(best, fs.answerable, max_frr, fs.weights())
     cv = {"all": figures(best, right, fs.answerable, threshold, fs.weights())}
+    cv_alone = {"all": figures(alone, _right, fs.answerable, threshold, fs.weights())}
+    # the twins `qa.training_data` made (ids ending in `~near-miss...`), told apart from the
+    # set's own unanswerable questions
+    made = np.array(["~near-miss" in i for i in fs.ids]) if len(fs.ids) == fs.n_questions \
+        else None
     start = 0
     for s in sets:
         sl = slice(start, start + s.n_questions)
-        cv[s.name] = figures(best[sl], right[sl], fs.answerable[sl], threshold)
+        cv[s.name] = figures(best[sl], right[sl], fs.answerable[sl], threshold,
+                             made=None if made is None else made[sl])
         start += s.n_questions
     booster = fit_booster(fs.x, fs.y, fs.weights()[fs.q])
     span_meta = train_spans(fs.spans, Path(out), folds)
     meta = {
         "features": list(FEATURES),
         "threshold": round(threshold, 6),
-        "max_false_refusal_rate": max_frr,
+        "max_false_refusal_rate": max_frr,  # of the model alone (see `THRESHOLD_CHECKS`)
+        "checks": list(CHECKS),
+        "threshold_checks": list(THRESHOLD_CHECKS),
+        "skips": list(SKIPS),
         "params": PARAMS,
         "num_rounds": NUM_ROUNDS,
         "folds": folds,
@@ -267,7 +299,8 @@ def train(sets: Sequence[FeatureSet], out: Path, folds: int = 5,
             for s in sets
         },
         "sources": sources or {},
-        "cross_validated": cv,
+        "cross_validated": cv,  # as the engine decides: model, threshold, checks and skips
+        "cross_validated_model_alone": cv_alone,  # the threshold's rule (`THRESHOLD_CHECKS`)
         "span_cross_validated": span_meta["cross_validated"],
         "seconds": round(time.perf_counter() - t0, 1),
     }

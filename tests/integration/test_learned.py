@@ -36,8 +36,10 @@ def test_shipped_model_loads_with_its_record():
     trained = model.meta["trained_on"]
     assert {"cmrc2018", "drcd", "seeds"} <= set(trained)
     assert all(v["questions"] > 0 for v in trained.values())
-    # the record says what the threshold gave out of fold (weighted as in training)
-    assert model.meta["cross_validated"]["all"]["false_refusal_rate"] <= 0.03 + 1e-9
+    # the record says what the threshold gave out of fold (weighted as in training): at most 3 %
+    # false refusals for the model alone, at most 5 % with the checks after it
+    assert model.meta["cross_validated_model_alone"]["all"]["false_refusal_rate"] <= 0.03 + 1e-9
+    assert model.meta["cross_validated"]["all"]["false_refusal_rate"] <= 0.05 + 1e-9
 
 
 def test_retraining_from_the_cached_features_reproduces_the_model():
