@@ -43,7 +43,7 @@ chat: $(STAMP)
 	$(BIN)/seedqa chat --docs seeds
 
 test: install-test
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -70,11 +70,29 @@ def read_manifest(folder: Path, fmt: int | None = None) -> dict:
     return manifest
 
 
-def verify(folder: Path, manifest: dict) -> None:
-    """Every file listed in the manifest exists and matches its checksum, else `StaleIndex`."""
+def verify(folder: Path, manifest: dict, content: bool = True) -> None:
+    """Every file listed in the manifest exists and matches its checksum, else `StaleIndex`.
+
+    `content=False` checks each file's size only (recorded by `seal`): enough to catch a
+    truncated or missing file in a large folder written once by us (the 130 MB converted model is
+    checked at every process start; hashing it costs half a second each time), while an index is
+    hashed in full, where a flipped byte would silently change answers.
+    """
     sums = manifest.get("checksums")
     if not isinstance(sums, dict) or not sums:
         raise StaleIndex("manifest has no checksums")
+    if not content:
+        sizes = manifest.get("sizes")
+        if not isinstance(sizes, dict) or set(sizes) != set(sums):
+            raise StaleIndex("manifest has no sizes")
+        for rel, size in sizes.items():
+            try:
+                actual = os.stat(folder / rel).st_size
+            except OSError:
+                raise StaleIndex(f"{rel} is missing or unreadable") from None
+            if actual != size:
+                raise StaleIndex(f"{rel} is corrupted (size mismatch)")
+        return
     for rel, digest in sums.items():
         try:
             actual = sha256_file(folder / rel)
@@ -115,7 +133,9 @@ def staging(parent: Path, prefix: str = "tmp-") -> Iterator[Path]:
 
 def seal(folder: Path, manifest: dict) -> dict:
     """Checksum every file into `manifest`, write it and fsync the whole folder."""
-    manifest = {**manifest, "checksums": checksums(folder)}
+    sums = checksums(folder)
+    sizes = {rel: (folder / rel).stat().st_size for rel in sums}
+    manifest = {**manifest, "checksums": sums, "sizes": sizes}
     write_json(folder / MANIFEST, manifest)
     fsync_tree(folder)
     return manifest
