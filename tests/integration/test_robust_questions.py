@@ -278,11 +278,11 @@ def test_document_pieces_answer_verbatim_with_true_citations(seed_engine, questi
     check_answer(a)
 
 
-# --- batch files: the one case tests/test_batch.py leaves out --------------------------------
+# --- batch files: the one case tests/unit/test_batch.py leaves out --------------------------------
 
 
 def test_100k_line_jsonl_with_bad_lines_streams_and_reports_each(tmp_path, capsys):
-    """tests/test_batch.py streams 100,000 clean `.txt` lines; a `.jsonl` file of that size with
+    """tests/unit/test_batch.py streams 100,000 clean `.txt` lines; a `.jsonl` file of that size with
     bad lines scattered through it must also report each by line number, answer the rest, and
     keep memory flat."""
     bad = {
