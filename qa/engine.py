@@ -66,6 +66,7 @@ class SeedQA:
         model: str | None = None,
         progress: bool = True,
         rebuild: bool = False,
+        vector_store: str = "faiss",
     ) -> SeedQA:
         """Load the index of `docs`, building it first when missing, stale or damaged."""
         from embeddings import load_encoder
@@ -80,6 +81,7 @@ class SeedQA:
             encoder,
             progress=progress,
             rebuild=rebuild,
+            vector_store=vector_store,
         )
         return cls(index, encoder, docs)
 

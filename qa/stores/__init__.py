@@ -9,6 +9,7 @@ from qa.core.registry import Registry
 
 VECTOR_STORES = Registry("vector store")
 VECTOR_STORES.register("faiss", "qa.stores.faiss_store:FaissStore")
+VECTOR_STORES.register("milvus", "qa.stores.milvus_store:MilvusStore")
 
 LEXICAL_STORES = Registry("lexical store")
 LEXICAL_STORES.register("bm25", "qa.stores.bm25_store:Bm25Store")

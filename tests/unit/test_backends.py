@@ -63,8 +63,8 @@ def test_lexical_store_contract(kind, tmp_path):
 
 
 def test_registries_fail_in_one_line_naming_what_exists():
-    with pytest.raises(SeedQAError, match="unknown vector store 'milvus'; known: faiss"):
-        VECTOR_STORES.get("milvus")
+    with pytest.raises(SeedQAError, match="unknown vector store 'qdrant'; known: faiss, milvus"):
+        VECTOR_STORES.get("qdrant")
     assert loader_for("notes.xyz") is None and ".txt" in suffixes()
     assert isinstance(loader_for("a.MD"), Loader)
 

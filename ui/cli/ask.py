@@ -13,13 +13,14 @@ import click
 
 from qa.core.errors import SeedQAError
 from qa.core.modes import MODES
-from ui.cli.common import docs_option, fail, index_option, model_option, open_engine
+from ui.cli.common import docs_option, fail, index_option, model_option, open_engine, store_option
 
 
 @click.command()
 @docs_option
 @index_option
 @model_option
+@store_option
 @click.option("--rebuild", is_flag=True, help="Rebuild even if the index is up to date.")
 def index(docs: str, index: str | None, model: str | None, rebuild: bool) -> None:
     """Build (or refresh) the index of DOCS. Unchanged passages are never re-embedded."""
@@ -61,6 +62,7 @@ def _print_answer(ans, as_json: bool) -> None:
 @docs_option
 @index_option
 @model_option
+@store_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20), help="Passages to cite.")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)

@@ -14,7 +14,7 @@ import click
 
 from qa.core.errors import SeedQAError
 from qa.core.offline import offline_env
-from ui.cli.common import docs_option, fail, index_option, model_option, open_engine
+from ui.cli.common import docs_option, fail, index_option, model_option, open_engine, store_option
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -63,6 +63,7 @@ def _port_taken(host: str, port: int) -> None:
 @docs_option
 @index_option
 @model_option
+@store_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port."

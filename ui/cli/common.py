@@ -39,6 +39,23 @@ model_option = click.option(
 )
 
 
+def _remember_store(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    ctx.meta["seedqa.store"] = value
+    return value
+
+
+store_option = click.option(
+    "--store",
+    type=click.Choice(["faiss", "milvus"]),
+    default="faiss",
+    show_default=True,
+    expose_value=False,
+    callback=_remember_store,
+    help="Where the vectors live: FAISS files in the index folder, or Milvus (milvus-lite file "
+    "INDEX/milvus.db, or SEEDQA_MILVUS_URI=http://host:19530 with SEEDQA_MILVUS_TOKEN).",
+)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """The CLI's one-line error (`seedqa: error: ...`) and a non-zero exit, never a traceback."""
     click.echo(f"seedqa: error: {message}", err=True)
@@ -49,8 +66,11 @@ def open_engine(docs: str | Path, index: str | Path | None, model: str | None, r
     """Open the engine for a command, turning a user-fixable failure into a one-line error."""
     from qa.engine import SeedQA
 
+    ctx = click.get_current_context(silent=True)
+    store = (ctx.meta.get("seedqa.store") if ctx else None) or "faiss"
     try:
-        return SeedQA.open(Path(docs), index_dir=index, model=model, progress=True, rebuild=rebuild)
+        return SeedQA.open(Path(docs), index_dir=index, model=model, progress=True,
+                           rebuild=rebuild, vector_store=store)
     except SeedQAError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

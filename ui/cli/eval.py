@@ -12,7 +12,7 @@ import click
 
 from qa.core.errors import SeedQAError
 from qa.core.modes import MODES
-from ui.cli.common import docs_option, fail, index_option, model_option, open_engine
+from ui.cli.common import docs_option, fail, index_option, model_option, open_engine, store_option
 
 
 def parse_modes(mode: str | None, compare: str | None) -> list[str]:
@@ -37,6 +37,7 @@ def parse_modes(mode: str | None, compare: str | None) -> list[str]:
 @docs_option
 @index_option
 @model_option
+@store_option
 @click.option(
     "--out",
     "out_dir",
