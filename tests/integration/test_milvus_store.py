@@ -78,13 +78,11 @@ def test_milvus_store_contract_in_memory_then_in_milvus(tmp_path):
     assert len(store) == 18 and 104 not in store.search(v[[4]], 18)[1]
 
     folder = tmp_path / "idx" / "v-1" / "passages"
-    t0 = time.perf_counter()
     store.save(folder)
     assert (tmp_path / "idx" / DB).exists()  # the default: beside the index versions
     record = json.loads((folder / FILE).read_text(encoding="utf-8"))
     assert record["collection"].startswith("seedqa_") and record["index"] == "FLAT"
     again = Store.load(folder)
-    print(f"save+load {time.perf_counter() - t0:.2f} s")
     assert len(again) == 18 and len(store) == 18
     np.testing.assert_array_equal(again.search(v[[9]], 5)[1], store.search(v[[9]], 5)[1])
     np.testing.assert_allclose(again.search(v[[9]], 5)[0], store.search(v[[9]], 5)[0], rtol=1e-5)
@@ -105,27 +103,19 @@ def test_milvus_store_contract_in_memory_then_in_milvus(tmp_path):
     _release(store, again)
 
 
-def test_throughput_and_latency(tmp_path):
-    n, dim = 5000, 384
+def test_bulk_save_then_upsert_and_search(tmp_path):
+    """Many buffered vectors inserted at save, more upserted straight into Milvus, all found.
+    (Throughput and latency are measured by bench/bench_milvus.py, not here.)"""
+    n, dim = 2000, 384
     v = _vectors(n, dim)
     store = MilvusStore.create(dim)
     store.add(range(n), v)
-    t0 = time.perf_counter()
     store.save(tmp_path / "idx" / "v-1" / "passages")  # inserts the buffered vectors
-    insert = n / (time.perf_counter() - t0)
-    lat = []
-    for i in range(50):
-        t = time.perf_counter()
-        ids = store.search(v[[i]], 10)[1]
-        lat.append(time.perf_counter() - t)
-        assert ids[0, 0] == i
+    for i in range(0, n, 97):
+        assert store.search(v[[i]], 10)[1][0, 0] == i
     w = _vectors(n, dim, seed=1)
-    t0 = time.perf_counter()
     store.add(range(n, 2 * n), w)  # straight into Milvus
-    upsert = n / (time.perf_counter() - t0)
     assert len(store) == 2 * n and store.search(w[[7]], 1)[1][0, 0] == n + 7
-    print(f"milvus-lite: save {insert:.0f} vectors/s (dim {dim}, with collection creation), "
-          f"upsert {upsert:.0f} vectors/s, search p50 {np.median(lat) * 1000:.1f} ms at {n}")
     _release(store)
 
 
@@ -152,11 +142,9 @@ def test_index_on_milvus_answers_as_faiss_and_reopens_in_a_new_process(tmp_path)
     version = index.folder.name
     _release(index.passages, index.sentences)  # milvus-lite: one process per file
 
-    t0 = time.perf_counter()
     out = _run(REOPEN, str(docs), str(tmp_path / "idx-milvus"), json.dumps(QUESTIONS))
     assert out.returncode == 0, out.stderr
     later = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"reopen in a new process {time.perf_counter() - t0:.1f} s")
     assert later["version"] == version  # reopened, not rebuilt
     assert later["answers"] == runs["faiss"]
 
