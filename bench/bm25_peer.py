@@ -30,6 +30,7 @@ import re
 import sys
 import time
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -39,7 +40,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import bm25s  # noqa: E402
-import jieba  # noqa: E402
+
+with warnings.catch_warnings():  # jieba imports pkg_resources where setuptools<81 provides it
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    import jieba  # noqa: E402
 import numpy as np  # noqa: E402
 
 from qa.core.errors import SeedQAError  # noqa: E402

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import warnings
 from functools import lru_cache
 
 _jieba_lock = threading.Lock()
@@ -30,7 +31,11 @@ def _get_jieba():
     if _jieba is None:
         with _jieba_lock:
             if _jieba is None:
-                import jieba
+                with warnings.catch_warnings():
+                    # jieba imports pkg_resources when setuptools provides it (the Milvus
+                    # extra pins setuptools<81), which warns on every start; not ours to fix
+                    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+                    import jieba
 
                 jieba.setLogLevel(logging.WARNING)
                 jieba.initialize()

@@ -21,6 +21,8 @@ def _nows(s: str) -> str:
 def test_ask_json_is_one_stable_object_with_cited_lines(seed_index_dir):
     r = run_cli(["ask", "北仑有多少家模具企业？", "--index", str(seed_index_dir), "--json"])
     assert r.returncode == 0, r.stderr
+    # nothing but seedqa's own lines on stderr: no library warnings leak to the user
+    assert all(ln.startswith("seedqa:") for ln in r.stderr.splitlines() if ln.strip()), r.stderr
     out = json.loads(r.stdout)
     assert set(out) >= JSON_KEYS
     assert out["refused"] is False and "近2000家" in out["answer"]
