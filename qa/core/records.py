@@ -43,9 +43,8 @@ class SourceLocation:
         """The one formatter of a location, for the CLI, JSON and HTML alike:
         `file:12-15`, `file:12`, `report.pdf p.3:12-15`, `handbook.docx § 第三章 > 会员服务 ¶2`."""
         if self.block is not None:
-            where = f"{self.doc} § {self.section} ¶{self.block}" if self.headings else (
-                f"{self.doc} ¶{self.block}")
-            return where
+            section = f" § {self.section}" if self.headings else ""
+            return f"{self.doc}{section} ¶{self.block}"
         where = self.doc if self.page is None else f"{self.doc} p.{self.page}"
         if not self.line_start:
             return where
@@ -64,6 +63,11 @@ class SourceLocation:
             "char_start": self.char_start,
             "char_end": self.char_end,
         }
+
+
+def _path(headings: tuple[str, ...], title: str) -> tuple[str, ...]:
+    """The section path of a chunk or citation: its headings, else (a text file) its title."""
+    return headings or ((title,) if title else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +141,8 @@ class Chunk:
         for s in self.sentences:  # a sentence's own lines when the slice is one sentence
             if s.start == start and s.end == end:
                 lines = (s.line_start, s.line_end)
-        headings = self.headings or ((self.title,) if self.title else ())
-        return SourceLocation(self.doc, *lines, self.page, headings, start, end, self.block)
+        return SourceLocation(self.doc, *lines, self.page, _path(self.headings, self.title), start,
+                              end, self.block)
 
 
 @dataclass(slots=True)
@@ -160,10 +164,9 @@ class Citation:
 
     @property
     def location(self) -> SourceLocation:
-        headings = self.headings or ((self.title,) if self.title else ())
         return SourceLocation(
-            self.doc, self.line_start, self.line_end, self.page, headings, 0, len(self.text),
-            self.block,
+            self.doc, self.line_start, self.line_end, self.page, _path(self.headings, self.title),
+            0, len(self.text), self.block,
         )
 
     def to_json(self) -> dict:
