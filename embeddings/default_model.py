@@ -68,5 +68,37 @@ def load_converted(variant: str | None = None, folder: Path | None = None) -> En
     return load_st_encoder(str(folder), id=f"e5-small-st:{variant}:{checksum}", model_kwargs=kwargs)
 
 
+# How questions are encoded (`embeddings.onnx_query`): `fp32` = ONNX Runtime, same vectors;
+# `int8` = ONNX Runtime with int8 weights; `same` = the passage model (torch). Measured side by
+# side (bench/bench_query_encoder.py, fit questions, hybrid; medians of interleaved calls):
+#              encode ms (same / fp32 / int8)   sentence accuracy (same / fp32 / int8)
+#   dev (30)        20.5 / 15.1 / 7.1               1.000 / 1.000 / 1.000
+#   seeds fit (90)  24.0 / 16.3 / 7.6               0.939 / 0.939 / 0.923
+#   CMRC fit (695)  19.1 / 11.8 / 5.7               0.756 / 0.754 / 0.756
+#   DRCD fit (2242) 22.1 / 13.8 / 6.6               0.846 / 0.845 / 0.841
+# fp32 moves nothing by more than 0.002; int8 costs one of our 65 answerable seeds questions
+# (-0.015, over the 0.01 we allow) while it raises refusal recall on CMRC/DRCD by 0.015/0.018.
+QUERY_VARIANTS = ("fp32", "int8", "same")
+QUERY_DEFAULT = "fp32"
+
+
+def choose_query_variant() -> str:
+    wanted = os.environ.get("SEEDQA_QUERY_VARIANT", QUERY_DEFAULT)
+    if wanted not in QUERY_VARIANTS:
+        from qa.core.errors import SeedQAError
+
+        raise SeedQAError(
+            f"SEEDQA_QUERY_VARIANT={wanted!r} is not one of {', '.join(QUERY_VARIANTS)}")
+    return wanted
+
+
 def load_default_encoder() -> Encoder:
-    return load_converted()
+    encoder = load_converted()
+    variant = choose_query_variant()
+    if variant != "same":
+        from embeddings.convert import ensure_default_model
+        from embeddings.onnx_query import OnnxQueryEncoder
+
+        encoder.query_encoder = OnnxQueryEncoder(ensure_default_model(), variant)
+        encoder.query_id = f"{encoder.id}+query:{encoder.query_encoder.id}"
+    return encoder

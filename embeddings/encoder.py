@@ -65,6 +65,9 @@ class Encoder:
         self._passage_prompt = passage_prompt
         self._max_tokens = max_tokens
         self._lock = threading.Lock()
+        # a faster encoder for questions alone (`embeddings.onnx_query`), or None: the same model
+        self.query_encoder: Any = None
+        self.query_id = id
         options = (PASSAGE_THREADS, 1) if PASSAGE_THREADS > 1 else (1,)
         self.thread_chooser = ThreadChooser(options)
 
@@ -72,6 +75,8 @@ class Encoder:
         texts = list(texts)
         if not texts:
             return self._empty()
+        if self.query_encoder is not None:  # it has its own lock; bulk passages do not block it
+            return self.query_encoder.encode(texts)
         with self._lock:
             return _normalise(self._run(texts, self._query_prompt, QUERY_THREADS, progress=False))
 

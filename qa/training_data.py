@@ -63,6 +63,15 @@ def _code_key(model: str | None) -> str:
     return h.hexdigest()[:12]
 
 
+def _shown(path: Path) -> str:
+    """A path as the record shows it: relative to the working folder when inside it, so the
+    record does not name the machine it was trained on."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
     """One `FeatureSet` per spec (cached), and a record of where each came from.
 
@@ -83,7 +92,7 @@ def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
             "doc" if len({i.doc for i in items}) >= 10 else "id")
         digest = hashlib.sha256(questions.read_bytes()).hexdigest()[:12]
         cache = work / f"features-{name}-{digest}-{key}.npz"
-        sources[name] = {"docs": str(docs), "questions": str(questions), "sha256": digest,
+        sources[name] = {"docs": _shown(docs), "questions": _shown(questions), "sha256": digest,
                          "group_by": group_by}
         if cache.exists():
             fs = load_set(cache, name)

@@ -16,7 +16,7 @@ import click
 from qa.core.errors import SeedQAError
 from ui.cli.common import fail, model_option
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 EXTERNAL = ROOT.parent / "shared" / "external"
 
 

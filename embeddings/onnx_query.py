@@ -1,0 +1,165 @@
+"""Questions through an ONNX Runtime copy of the default model, in fp32 or with int8 weights.
+
+Why queries only: a question is one short text encoded while the user waits, where torch's
+per-call overhead and bf16 kernels cost more than ONNX Runtime's fused graph (fp32: the same
+vectors, cosine 0.9999999, ~1.3x faster per question here) or its int8 kernels (~2.7x faster,
+cosine ~0.996); passages are encoded once, in bulk, at index time, where torch is as fast. The
+index therefore does not depend on this choice (its cache key, `Encoder.id`, is unchanged); the
+choice shows in `Encoder.query_id`.
+
+Why judged by answers, not cosine: `bench/bench_query_encoder.py` runs `seedqa eval` with each
+on the fit questions; see `embeddings.default_model.QUERY_DEFAULT` for what it showed.
+
+Built once from the converted folder (`embeddings.convert`) into `<folder>-onnx-<kind>-v1`, in a
+temp folder renamed into place after its manifest is sealed, under a file lock, as the converted
+model is; it needs `onnx` only to build and `onnxruntime` to run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from qa.core import versioned
+from qa.core.errors import SeedQAError, StaleIndex
+
+log = logging.getLogger(__name__)
+
+BUILD_VERSION = "1"
+MODEL_FILE = "model.onnx"
+MAX_TOKENS = 512
+KINDS = ("fp32", "int8")
+
+
+def onnx_dir_for(folder: Path, kind: str) -> Path:
+    return folder.with_name(f"{folder.name}-onnx-{kind}-v{BUILD_VERSION}")
+
+
+def _expected(folder: Path, kind: str) -> dict:
+    source = versioned.read_manifest(folder)
+    return {"source": folder.name, "source_built_at": source.get("built_at"), "kind": kind,
+            "build_version": BUILD_VERSION}
+
+
+def _ok(out: Path, expected: dict) -> bool:
+    try:
+        manifest = versioned.read_manifest(out)
+        if {k: manifest.get(k) for k in expected} != expected:
+            return False
+        versioned.verify(out, manifest, content=False)
+        return True
+    except (StaleIndex, KeyError, TypeError, AttributeError, OSError, ValueError):
+        return False
+
+
+def export(folder: Path, out: Path, kind: str) -> None:
+    """The converted model's transformer (token states) as ONNX; for `int8`, its weights then
+    quantised per channel (activations per call)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # no "Loading weights" bar in a CLI or chat log
+    hf_logging.disable_progress_bar()
+    bert = AutoModel.from_pretrained(str(folder)).eval()
+
+    class States(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert  # a submodule, so its weights export as initialisers
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    ids = torch.tensor([[0, 100, 200, 2], [0, 300, 2, 1]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    axes = {0: "batch", 1: "tokens"}
+    fp32 = out / (MODEL_FILE if kind == "fp32" else "model.fp32.onnx")
+    # the exporter warns about tracing details of the graph that do not apply to this model
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(States(), (ids, mask), str(fp32), input_names=["ids", "mask"],
+                          output_names=["states"], opset_version=17, dynamo=False,
+                          dynamic_axes={"ids": axes, "mask": axes, "states": axes})
+    if kind == "int8":
+        quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8,
+                         per_channel=True)
+        fp32.unlink()
+    shutil.copy(folder / "tokenizer.json", out / "tokenizer.json")
+
+
+def ensure_onnx(folder: Path, kind: str) -> Path:
+    """The ONNX folder of `folder` (the converted model) in `kind`, built on first use."""
+    out = onnx_dir_for(folder, kind)
+    expected = _expected(folder, kind)
+    if _ok(out, expected):
+        return out
+    try:
+        with versioned.locked(out.with_name(out.name + ".lock")):
+            if _ok(out, expected):
+                return out
+            log.info("building the %s query model in %s (one time, ~20 s)", kind, out)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out.name}-", dir=out.parent))
+            try:
+                export(folder, tmp, kind)
+                files = {p.name: p.stat().st_size for p in sorted(tmp.iterdir()) if p.is_file()}
+                versioned.seal(tmp, {**expected, "files": files, "built_at": time.time()})
+                if out.exists():
+                    shutil.rmtree(out)
+                os.replace(tmp, out)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+    except ImportError as exc:
+        raise SeedQAError(f"the ONNX query model needs {exc.name}; pip install onnx onnxruntime, "
+                          "or set SEEDQA_QUERY_VARIANT=same") from None
+    except OSError as exc:
+        raise SeedQAError(f"cannot build the ONNX query model in {out.parent}: "
+                          f"{exc.strerror or exc}; set SEEDQA_CACHE to a writable folder") from None
+    return out
+
+
+class OnnxQueryEncoder:
+    """Mean-pooled, normalised e5 query vectors from the ONNX model, one thread per call."""
+
+    def __init__(self, folder: Path, kind: str = "fp32", prefix: str = "query: ",
+                 threads: int = 1) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        out = ensure_onnx(folder, kind)
+        self.id = f"onnx-{kind}-v{BUILD_VERSION}"
+        self.tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(MAX_TOKENS)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        self.session = ort.InferenceSession(str(out / MODEL_FILE), opts,
+                                            providers=["CPUExecutionProvider"])
+        self.prefix = prefix
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """One vector per text; texts of different lengths are padded within the call."""
+        encs = self.tokenizer.encode_batch([self.prefix + t for t in texts])
+        width = max(len(e.ids) for e in encs)
+        ids = np.ones((len(encs), width), dtype=np.int64)  # 1 = <pad> in the e5 vocabulary
+        mask = np.zeros((len(encs), width), dtype=np.int64)
+        for i, e in enumerate(encs):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = 1
+        with self._lock:
+            states = self.session.run(None, {"ids": ids, "mask": mask})[0]
+        m = mask[..., None].astype(np.float32)
+        vecs = (states * m).sum(1) / m.sum(1)
+        return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
