@@ -67,8 +67,13 @@ class SeedQA:
         progress: bool = True,
         rebuild: bool = False,
         vector_store: str = "faiss",
+        index_type: str = "auto",
+        verify: bool = False,
     ) -> SeedQA:
-        """Load the index of `docs`, building it first when missing, stale or damaged."""
+        """Load the index of `docs`, building it first when missing, stale or damaged.
+
+        `index_type` (auto, flat, ivf) is the FAISS passage index's kind (`qa.stores.faiss_store`);
+        `verify` hashes every index file however large the index is."""
         from embeddings import load_encoder
 
         docs = Path(docs)
@@ -82,6 +87,8 @@ class SeedQA:
             progress=progress,
             rebuild=rebuild,
             vector_store=vector_store,
+            index_type=index_type,
+            verify=verify,
         )
         return cls(index, encoder, docs)
 

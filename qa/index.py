@@ -16,12 +16,15 @@ is rebuilt (`qa.index_build`) instead of answering from garbage.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from qa.chunk_table import ChunkTable
 from qa.core import versioned
 from qa.core.errors import SeedQAError, StaleIndex
 from qa.core.protocols import Encoder, LexicalStore, VectorStore
@@ -31,18 +34,31 @@ from qa.index_build import (
     FORMAT,
     LEXICAL,
     PASSAGES,
+    SENTENCE_OFFSETS,
     SENTENCES,
+    TERMS,
     build_index,
     file_digests,
+    file_stats,
     fingerprint,
     no_documents,
     pipeline_id,
-    read_chunks,
 )
-from qa.lexical import register_terms
+from qa.lexical import add_words
 from qa.stores import DEFAULT_VECTOR_STORE, LEXICAL_STORES, VECTOR_STORES
 
 log = logging.getLogger(__name__)
+
+# An open hashes every file of the index while it is this small (~0.1 s), so a flipped byte is
+# caught before it changes an answer; a larger index is checked by sizes at open (a million
+# passages are gigabytes: hashing them would cost a minute per start) and hashed in full by
+# `seedqa index --verify`.
+VERIFY_CONTENT_MAX_BYTES = 64 << 20
+
+
+def _hash_at_open(manifest: dict, verify: bool) -> bool:
+    sizes = manifest.get("sizes") or {}
+    return verify or sum(sizes.values()) <= VERIFY_CONTENT_MAX_BYTES
 
 
 @dataclass
@@ -56,7 +72,7 @@ class Index:
 
     folder: Path
     manifest: dict
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a `ChunkTable`: records parsed on first access
     passages: VectorStore
     sentences: VectorStore
     sentence_offsets: np.ndarray
@@ -78,27 +94,29 @@ def load_index(folder: Path, manifest: dict) -> Index:
         kinds = manifest["stores"]
         Vectors = VECTOR_STORES.get(kinds[PASSAGES])
         Lexical = LEXICAL_STORES.get(kinds[LEXICAL])
-        chunks = read_chunks(folder)
+        chunks = ChunkTable(folder)
         passages = Vectors.load(folder / PASSAGES)
         sentences = VECTOR_STORES.get(kinds[SENTENCES]).load(folder / SENTENCES)
         lexical = Lexical.load(folder / LEXICAL)
+        offsets = np.load(folder / SENTENCE_OFFSETS)
+        terms = json.loads((folder / TERMS).read_text(encoding="utf-8"))
     except Exception as exc:  # verified files that still fail to parse: rebuild
         raise StaleIndex(f"index files unreadable ({exc.__class__.__name__}: {exc})") from exc
-    counts = np.array([len(c.sentences) for c in chunks])
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     if (
         len(chunks) != manifest.get("chunks")
         or len(passages) != len(chunks)
+        or len(offsets) != len(chunks) + 1
         or len(sentences) != offsets[-1]
         or len(lexical) != len(chunks)
     ):
         raise StaleIndex("index files disagree with the manifest")
-    register_terms(chunks)  # jieba must split questions as it split these documents
+    add_words(terms)  # jieba must split questions as it split these documents
     return Index(folder, manifest, chunks, passages, sentences, offsets, lexical)
 
 
 def _usable(
-    index_dir: Path, encoder: Encoder, fp: str, report: bool, vector_store: str
+    index_dir: Path, encoder: Encoder, fp: str, report: bool, vector_store: str,
+    verify: bool = False, index_type: str = "auto",
 ) -> Index | None:
     """The live version if it fits the documents, encoder and code, else None (saying why)."""
     folder = versioned.current_version(index_dir)
@@ -117,7 +135,10 @@ def _usable(
             raise StaleIndex(f"built with another vector store ({manifest.get('stores')})")
         if manifest.get("pipeline") != pipeline_id():
             raise StaleIndex("built by another version of the loading/cleaning/chunking code")
-        versioned.verify(folder, manifest)
+        built_type = (manifest.get("passage_index") or {}).get("type", "flat")
+        if index_type != "auto" and not built_type.startswith(index_type):
+            raise StaleIndex(f"built as a {built_type} index, {index_type} asked for")
+        versioned.verify(folder, manifest, content=_hash_at_open(manifest, verify))
         return load_index(folder, manifest)
     except StaleIndex as why:
         if report:
@@ -133,10 +154,13 @@ def open_index(
     progress: bool = True,
     rebuild: bool = False,
     vector_store: str = DEFAULT_VECTOR_STORE,
+    verify: bool = False,
+    index_type: str = "auto",
 ) -> Index:
     """The index for `docs` built with `encoder`, (re)building it when missing, stale or damaged.
 
-    `vector_store` names the backend (`qa.stores.VECTOR_STORES`) that holds the vectors.
+    `vector_store` names the backend (`qa.stores.VECTOR_STORES`) that holds the vectors;
+    `verify` hashes every index file even when the index is large (`VERIFY_CONTENT_MAX_BYTES`).
     """
     docs = Path(docs)
     if not docs.is_dir():
@@ -145,10 +169,11 @@ def open_index(
     files = iter_files(docs)
     if not files:
         raise no_documents(docs)
-    digests = file_digests(docs, files)
+    stats = file_stats(docs, files)  # before hashing: see `qa.index_build.RACY_NS`
+    digests = file_digests(docs, files, known=_live_manifest(index_dir))
     fp = fingerprint(digests)
     if not rebuild:
-        found = _usable(index_dir, encoder, fp, progress, vector_store)
+        found = _usable(index_dir, encoder, fp, progress, vector_store, verify, index_type)
         if found is not None:
             return found
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -158,13 +183,28 @@ def open_index(
 
     with versioned.locked(index_dir / versioned.LOCK, on_wait=waiting):
         # the other process may have built it meanwhile
-        found = None if rebuild else _usable(index_dir, encoder, fp, False, vector_store)
+        found = None if rebuild else _usable(index_dir, encoder, fp, False, vector_store, verify,
+                                             index_type)
         if found is not None:
             return found
         previous = None if rebuild else _reusable_version(index_dir)
         folder = build_index(docs, index_dir, encoder, progress=progress, files=files,
-                             digests=digests, previous=previous, vector_store=vector_store)
+                             digests=digests, stats=stats, previous=previous,
+                             vector_store=vector_store,
+                             index_type=index_type)
         return load_index(folder, versioned.read_manifest(folder, FORMAT))
+
+
+def _live_manifest(index_dir: Path) -> dict | None:
+    """The live version's manifest, unverified: it only lends file digests to unchanged files
+    (`file_digests`), and the fingerprint they make is then checked like any other."""
+    folder = versioned.current_version(index_dir)
+    if folder is None:
+        return None
+    try:
+        return versioned.read_manifest(folder, FORMAT)
+    except StaleIndex:
+        return None
 
 
 def _reusable_version(index_dir: Path) -> Path | None:

@@ -11,37 +11,82 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from qa import __version__
+from qa.chunk_table import CHUNKS, chunk_from, write_chunks
 from qa.chunks import MAX_CHARS, TARGET_CHARS, build_chunks
 from qa.core import versioned
 from qa.core.errors import DocumentError, SeedQAError, StaleIndex
 from qa.core.protocols import Encoder
-from qa.core.records import Chunk, Sentence
+from qa.core.records import Chunk
 from qa.documents import check_file, doc_name, iter_files, read_paragraphs
-from qa.lexical import register_terms, tokenize
-from qa.stores import DEFAULT_LEXICAL_STORE, DEFAULT_VECTOR_STORE, LEXICAL_STORES, VECTOR_STORES
+from qa.lexical import add_words, quoted_terms, tokenize
+from qa.stores import (
+    DEFAULT_LEXICAL_STORE,
+    DEFAULT_VECTOR_STORE,
+    LEXICAL_STORES,
+    VECTOR_STORES,
+    sentence_store,
+)
 from qa.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
-CHUNKS = "chunks.jsonl"
+# 3: chunk records read by id (`qa.chunk_table`), sentence offsets and jieba terms saved at build
+# time, sentence vectors in a memory-mapped float16 array beside FAISS
+FORMAT = 3
+SENTENCE_OFFSETS = "sentence_offsets.npy"
+TERMS = "terms.json"
 # the stores of a version, by folder; the manifest records each one's kind
 PASSAGES, SENTENCES, LEXICAL = "passages", "sentences", "lexical"
 
 
-def file_digests(docs: Path, files: list[Path]) -> dict[str, str]:
+# A file modified this close to when its stat was taken may change again within the same mtime
+# tick without its size changing ("racy git"): such a stat never vouches for a digest.
+RACY_NS = 2_000_000_000
+
+
+def file_stats(docs: Path, files: list[Path]) -> dict[str, list[int]]:
+    """(size, mtime in ns) of every file by its name, as recorded in the manifest, with the
+    time they were taken under the key "" (see `RACY_NS`)."""
+    out: dict[str, list[int]] = {"": [time.time_ns()]}
+    for f in files:
+        try:
+            st = f.stat()
+            out[doc_name(f, docs)] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            continue
+    return out
+
+
+def file_digests(docs: Path, files: list[Path], known: dict | None = None) -> dict[str, str]:
     """The content hash of every file by its name: what an incremental build compares.
 
-    A file the indexer would skip unread (over the size limit, not a regular file) is not hashed:
-    hashing it would cost reading a file that is never indexed, on every open, and a pipe would
-    block; it counts by name and the reason only.
+    `known` (a version's manifest) lends its digest to a file whose size and modification time
+    are those it recorded, as git's index does: opening an index of gigabytes of documents does
+    not read them all again. A file the indexer would skip unread (over the size limit, not a
+    regular file) is not hashed: hashing it would cost reading a file that is never indexed, on
+    every open, and a pipe would block; it counts by name and the reason only.
     """
+    old_digests = (known or {}).get("digests") or {}
+    old_stats = (known or {}).get("stats") or {}
+    taken = (old_stats.get("") or [0])[0]
     out: dict[str, str] = {}
     for f in files:
+        name = doc_name(f, docs)
+        try:
+            st = f.stat()
+            if (old_stats.get(name) == [st.st_size, st.st_mtime_ns]
+                    and st.st_mtime_ns < taken - RACY_NS and name in old_digests
+                    and not str(old_digests[name]).startswith(("skipped", "unreadable"))):
+                out[name] = old_digests[name]
+                continue
+        except OSError:
+            pass
         try:
             check_file(f)
             digest = versioned.sha256_file(f)
@@ -49,7 +94,7 @@ def file_digests(docs: Path, files: list[Path]) -> dict[str, str]:
             digest = f"skipped: {exc}"
         except OSError:
             digest = "unreadable"
-        out[doc_name(f, docs)] = digest
+        out[name] = digest
     return out
 
 
@@ -134,16 +179,9 @@ def no_documents(docs: Path) -> SeedQAError:
 
 
 def read_chunks(folder: Path) -> list[Chunk]:
-    """The chunk records of a version folder."""
+    """Every chunk record of a version folder, parsed (for a build that reuses them)."""
     with open(folder / CHUNKS, encoding="utf-8") as fh:
-        return [_chunk_from(json.loads(line)) for line in fh if line.strip()]
-
-
-def _chunk_from(rec: dict) -> Chunk:
-    rec = dict(rec)
-    rec["sentences"] = tuple(Sentence(**s) for s in rec["sentences"])
-    rec["headings"] = tuple(rec.get("headings") or ())
-    return Chunk(**rec)
+        return [chunk_from(json.loads(line)) for line in fh if line.strip()]
 
 
 def _reusable(previous: Path | None, digests: dict[str, str]) -> tuple[dict[str, list[Chunk]], dict]:
@@ -177,9 +215,11 @@ def build_index(
     progress: bool = True,
     files: list[Path] | None = None,
     digests: dict[str, str] | None = None,
+    stats: dict[str, list[int]] | None = None,
     previous: Path | None = None,
     vector_store: str = DEFAULT_VECTOR_STORE,
     lexical_store: str = DEFAULT_LEXICAL_STORE,
+    index_type: str = "auto",
 ) -> Path:
     """Build a new version beside the live one and switch `CURRENT` to it when complete.
 
@@ -191,6 +231,7 @@ def build_index(
     files = iter_files(docs) if files is None else files
     if not files:
         raise no_documents(docs)
+    stats = stats if stats is not None else file_stats(docs, files)  # before hashing: see RACY_NS
     digests = digests if digests is not None else file_digests(docs, files)
     fp = fingerprint(digests)
     reuse, old_digests = _reusable(previous, digests)
@@ -200,6 +241,7 @@ def build_index(
     index_dir.mkdir(parents=True, exist_ok=True)
     versioned.cleanup_stale(index_dir)
     Store, Lexical = VECTOR_STORES.get(vector_store), LEXICAL_STORES.get(lexical_store)
+    SentenceStore = VECTOR_STORES.get(sentence_store(vector_store))
 
     cache = VectorCache(index_dir / f"cache-{_slug(encoder.id)}.npz", encoder.dim)
     passages = [passage_text(c) for c in chunks]
@@ -215,28 +257,36 @@ def build_index(
     sent_vecs, n2 = cache.embed("sentence", sentences, enc)
     encoded = n1 + n2
 
-    register_terms(chunks)
+    terms = quoted_terms(chunks)
+    add_words(terms)  # before tokenising: BM25 must see the coined terms whole
     with versioned.staging(index_dir) as tmp:
-        store = Store.create(encoder.dim)
+        # the index type is FAISS's own choice (exact or IVF by size); other stores choose theirs
+        store = Store.create(encoder.dim, **({"index_type": index_type}
+                                             if vector_store == "faiss" and index_type != "auto"
+                                             else {}))
         store.add(range(len(chunks)), chunk_vecs)
         store.save(tmp / PASSAGES)
-        store = Store.create(encoder.dim)
+        passage_index = dict(getattr(store, "info", None) or {"type": store.kind})
+        store = SentenceStore.create(encoder.dim)
         store.add(range(len(sentences)), sent_vecs)
         store.save(tmp / SENTENCES)
         Lexical(range(len(chunks)), [tokenize(t) for t in passages]).save(tmp / LEXICAL)
-        with open(tmp / CHUNKS, "w", encoding="utf-8") as fh:  # read back by `read_chunks`
-            for c in chunks:
-                fh.write(json.dumps(asdict(c), ensure_ascii=False) + "\n")
+        counts = write_chunks(tmp, chunks)  # read back by id (`qa.chunk_table.ChunkTable`)
+        np.save(tmp / SENTENCE_OFFSETS, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+        # the open index teaches jieba these without reading every chunk
+        (tmp / TERMS).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
         versioned.seal(tmp, {
             "format": FORMAT,
             "seedqa_version": __version__,
             "encoder": encoder.id,
             "dim": encoder.dim,
-            "stores": {PASSAGES: Store.kind, SENTENCES: Store.kind, LEXICAL: Lexical.kind},
+            "stores": {PASSAGES: Store.kind, SENTENCES: SentenceStore.kind, LEXICAL: Lexical.kind},
+            "passage_index": passage_index,
             "chunks": len(chunks),
             "sentences": len(sentences),
             "fingerprint": fp,
             "digests": digests,
+            "stats": stats,
             "pipeline": pipeline_id(),
             "files": len(files),
             "skipped": skipped,

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,16 +31,20 @@ _memo: dict[tuple[str, int, int], str] = {}
 
 def sha256_file(path: Path) -> str:
     """sha256 of a file, remembered per (path, size, mtime) within a process: a model folder of
-    130 MB is verified on every load, and a process often loads it more than once."""
+    130 MB is verified on every load, and a process often loads it more than once. A file
+    modified in the last two seconds is not remembered: it may change again within the same
+    mtime tick and keep its size."""
     st = os.stat(path)
     key = (str(path), st.st_size, st.st_mtime_ns)
-    if key not in _memo:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
+    if key in _memo:
+        return _memo[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    if st.st_mtime_ns < time.time_ns() - 2_000_000_000:
         _memo[key] = h.hexdigest()
-    return _memo[key]
+    return h.hexdigest()
 
 
 def checksums(folder: Path) -> dict[str, str]:

@@ -10,9 +10,17 @@ from qa.core.registry import Registry
 VECTOR_STORES = Registry("vector store")
 VECTOR_STORES.register("faiss", "qa.stores.faiss_store:FaissStore")
 VECTOR_STORES.register("milvus", "qa.stores.milvus_store:MilvusStore")
+VECTOR_STORES.register("array", "qa.stores.array_store:ArrayStore")
 
 LEXICAL_STORES = Registry("lexical store")
 LEXICAL_STORES.register("bm25", "qa.stores.bm25_store:Bm25Store")
 
 DEFAULT_VECTOR_STORE = "faiss"
+# Sentence vectors are read by id, never searched: beside local FAISS they go to a memory-mapped
+# array; a remote store keeps them itself, so a second machine needs no local files.
+SENTENCE_STORES = {"faiss": "array"}
+
+
+def sentence_store(vector_store: str) -> str:
+    return SENTENCE_STORES.get(vector_store, vector_store)
 DEFAULT_LEXICAL_STORE = "bm25"

@@ -99,10 +99,11 @@ class Bm25Store:
         import bm25s
 
         store = cls.__new__(cls)
-        store._ids = np.load(folder / IDS)
+        store._ids = np.load(folder / IDS, mmap_mode="r")
         store._tokens, store._folder = None, folder
         store._bm25 = (
-            bm25s.BM25.load(str(folder / MATRIX), show_progress=False, verbosity=0)
+            # memory-mapped: opening reads no matrix, a query touches its tokens' columns only
+            bm25s.BM25.load(str(folder / MATRIX), mmap=True, show_progress=False, verbosity=0)
             if len(store._ids) else bm25s.BM25(k1=K1, b=B)
         )
         return store

@@ -4,36 +4,143 @@ An exact `IndexFlatIP` is the right tool at seeds scale (thousands of passages s
 under a millisecond); it sits inside an `IndexIDMap2` so passages keep their own ids through
 upserts and deletes, and so vectors can be read back by id (the answer features compare the
 question with each sentence of the passages retrieved).
+
+At a million passages the exact index costs 1.5 GB of RAM (384-d float32) and every question
+scans all of it, so from `IVF_MIN` vectors on the store becomes an inverted file with 8-bit
+scalar quantisation (IVF-SQ8): a quarter of the memory, and a question scans only `nprobe` of
+`nlist` clusters. The switch happens at `save`, once all the vectors are known (k-means needs
+them), and `nprobe` is measured there rather than guessed: the smallest value whose recall@10
+against the exact index is at least `RECALL_TARGET`. `store.json` beside the FAISS file records
+what was built and measured, so a reader can tell an approximate index from an exact one.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from qa.core.errors import SeedQAError
+
 FILE = "vectors.faiss"
+META = "store.json"
+
+INDEX_TYPES = ("auto", "flat", "ivf")
+# Below this many vectors an exact scan is fast enough (100k x 384-d: ~10 ms a question) and
+# worth its perfect recall; `SEEDQA_IVF_MIN` or `create(ivf_min=...)` moves the line.
+IVF_MIN = 100_000
+IVF_MIN_ENV = "SEEDQA_IVF_MIN"
+
+# k-means wants >= 39 points per centroid (FAISS warns below that); 50k points are plenty for
+# ~1,300 lists and keep training to seconds even at a million vectors.
+TRAIN_PER_LIST = 39
+TRAIN_MIN = 20_000
+TRAIN_MAX = 50_000
+# fewer lists than this scan >= 1/8 of the data per probe for lossy codes: stay exact instead
+MIN_NLIST = 8
+NPROBES = (1, 2, 4, 8, 16, 32, 64, 128)
+RECALL_TARGET = 0.95
+CALIBRATION_QUERIES = 200
+SEED = 0
+BATCH = 65_536  # vectors copied per step from the flat index into the IVF (bounds memory)
+
+
+def ivf_min_default() -> int:
+    """`IVF_MIN`, or `SEEDQA_IVF_MIN` when set (read at each call so a process can change it)."""
+    raw = os.environ.get(IVF_MIN_ENV)
+    if raw is None or not raw.strip():
+        return IVF_MIN
+    try:
+        value = int(raw.strip().replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SeedQAError(f"{IVF_MIN_ENV}={raw!r} is not a positive whole number of vectors")
+    return value
+
+
+def ivf_shape(n: int) -> tuple[int, int]:
+    """(nlist, train_size) for `n` vectors: nlist ~ 4*sqrt(n), capped so every list gets at
+    least `TRAIN_PER_LIST` training points from a sample of at most `TRAIN_MAX`."""
+    cap = min(n, TRAIN_MAX)
+    nlist = max(1, min(round(4 * math.sqrt(n)), cap // TRAIN_PER_LIST))
+    return nlist, min(n, max(TRAIN_PER_LIST * nlist, TRAIN_MIN), TRAIN_MAX)
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _replace_atomically(path: Path, write) -> None:
+    # a store may be serving from a memory map of `path`: truncating that file in place would
+    # crash the process (SIGBUS), replacing it leaves the mapped old file intact
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class FaissStore:
-    """Cosine search over vectors by id, saved as one FAISS file in a folder."""
+    """Cosine search over vectors by id, saved as one FAISS file (plus `store.json`) in a folder.
+
+    Exact until saved with at least `ivf_min` vectors (`index_type="auto"`); IVF-SQ8 from then
+    on, updated in place by `add` and `delete` (the clusters are not retrained).
+    """
 
     kind: ClassVar[str] = "faiss"
 
-    def __init__(self, index) -> None:
+    def __init__(
+        self,
+        index: Any,
+        index_type: str = "flat",
+        ivf_min: int = IVF_MIN,
+        info: dict | None = None,
+    ) -> None:
         self._index = index
+        self._index_type = index_type
+        self._ivf_min = ivf_min
+        self._info = dict(info) if info else {"type": "flat"}
+        self._mapped: tuple[Path, tuple[int, int, int, int]] | None = None
 
     @classmethod
-    def create(cls, dim: int) -> FaissStore:
+    def create(
+        cls, dim: int, index_type: str = "auto", ivf_min: int | None = None
+    ) -> FaissStore:
+        """An empty exact store; `index_type` says what `save` may turn it into."""
         import faiss
 
-        return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)))
+        if index_type not in INDEX_TYPES:
+            raise SeedQAError(
+                f"unknown FAISS index type {index_type!r}; use one of: {', '.join(INDEX_TYPES)}"
+            )
+        if ivf_min is None:
+            ivf_min = ivf_min_default()
+        elif int(ivf_min) < 1:
+            raise SeedQAError(f"ivf_min must be a positive number of vectors, not {ivf_min!r}")
+        return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), index_type, int(ivf_min))
 
     @property
     def dim(self) -> int:
         return int(self._index.d)
+
+    @property
+    def info(self) -> dict:
+        """What the index is: {"type": "flat"} or, for IVF-SQ8, its nlist, the nprobe chosen and
+        the recall@10 measured for it, with the query and training counts and the number of
+        vectors `n` it was built from (later adds are not counted; see `len`)."""
+        return dict(self._info)
+
+    @property
+    def is_ivf(self) -> bool:
+        return self._info.get("type") != "flat"
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -43,12 +150,17 @@ class FaissStore:
         if len(ids) == 0:
             return
         self.delete(ids)  # upsert: an id is never stored twice
+        self._writable()
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
 
     def delete(self, ids: Sequence[int]) -> None:
-        ids = np.asarray(ids, dtype=np.int64)
+        import faiss
+
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
         if len(ids) and len(self):
-            self._index.remove_ids(ids)
+            self._writable()
+            # the IVF's hashtable direct map removes by id lookup, which wants an id array
+            self._index.remove_ids(faiss.IDSelectorArray(ids) if self.is_ivf else ids)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
@@ -56,7 +168,24 @@ class FaissStore:
         if k <= 0:
             return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
         scores, ids = self._index.search(q, k)
+        if self.is_ivf:
+            self._fill_short_rows(q, k, scores, ids)
         return scores, ids
+
+    def _fill_short_rows(self, q: np.ndarray, k: int, scores: np.ndarray, ids: np.ndarray) -> None:
+        # the probed lists can hold fewer than k vectors (small lists, deletes): FAISS pads with
+        # id -1, which a caller would take for the last passage; probe wider for those rows
+        nprobe = int(self._index.nprobe)
+        short = np.flatnonzero((ids < 0).any(axis=1))
+        try:
+            while len(short) and nprobe < self._index.nlist:
+                nprobe = min(nprobe * 2, int(self._index.nlist))
+                self._index.nprobe = nprobe
+                s, i = self._index.search(q[short], k)
+                scores[short], ids[short] = s, i
+                short = short[(i < 0).any(axis=1)]
+        finally:
+            self._index.nprobe = int(self._info["nprobe"])
 
     def get(self, ids: Sequence[int]) -> np.ndarray:
         # one call for the batch: the answer features read every sentence of 5 passages this way
@@ -66,13 +195,141 @@ class FaissStore:
         return np.asarray(self._index.reconstruct_batch(keys), dtype=np.float32)
 
     def save(self, folder: Path) -> None:
+        """Write the index, first turning an exact one into IVF-SQ8 if it has grown big enough.
+
+        Files are replaced, not rewritten, so a store memory-mapped from this folder (by this or
+        another process) keeps working.
+        """
         import faiss
 
+        folder = Path(folder)
+        if not self.is_ivf and self._wants_ivf():
+            self._to_ivf()
         folder.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self._index, str(folder / FILE))
+        _replace_atomically(folder / FILE, lambda p: faiss.write_index(self._index, str(p)))
+        meta = {"info": self._info, "index_type": self._index_type, "ivf_min": self._ivf_min}
+        _replace_atomically(
+            folder / META, lambda p: p.write_text(json.dumps(meta, indent=1) + "\n", "utf-8")
+        )
 
     @classmethod
-    def load(cls, folder: Path) -> FaissStore:
+    def load(cls, folder: Path, mmap: bool = True) -> FaissStore:
+        """Open a saved store; with `mmap` the vectors stay in the file (the page cache) until
+        the first `add` or `delete` copies them into memory.
+
+        FAISS 1.15.1 maps both index types used here with `IO_FLAG_MMAP_IFC`: the flat codes of
+        `IndexIDMap2(IndexFlatIP)` and the inverted lists of the IVF are then views of the file,
+        and any write through them aborts the process (a C++ assertion, not an exception), hence
+        `_writable`. `IO_FLAG_MMAP` is not used: it reads a flat index fully into memory anyway,
+        and for the IVF gives read-only `OnDiskInvertedLists` that cannot be cloned or saved.
+        """
         import faiss
 
-        return cls(faiss.read_index(str(folder / FILE)))
+        folder = Path(folder)
+        path = folder / FILE
+        meta: dict = {}
+        if (folder / META).exists():
+            meta = json.loads((folder / META).read_text("utf-8"))
+        index, mapped = None, False
+        if mmap:
+            try:
+                stamp = _stamp(path)
+                index, mapped = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), True
+            except RuntimeError:  # an index type FAISS cannot map: read it into memory
+                index = None
+        if index is None:
+            index = faiss.read_index(str(path))
+        info = dict(meta.get("info") or {})
+        if isinstance(index, faiss.IndexIVF):
+            # trust the file over store.json should the two disagree (e.g. a crash between them)
+            if info.get("type") != "ivf-sq8" or int(info.get("nlist", -1)) != index.nlist:
+                info = {"type": "ivf-sq8", "nlist": int(index.nlist),
+                        "nprobe": min(16, int(index.nlist)), "n": int(index.ntotal)}
+            index.nprobe = int(info["nprobe"])
+        else:
+            info = {"type": "flat"}
+        # a folder from before store.json stays exact, as it was built
+        store = cls(index, meta.get("index_type", "flat"), int(meta.get("ivf_min", IVF_MIN)), info)
+        if mapped:
+            store._mapped = (path, stamp)
+        return store
+
+    def _writable(self) -> None:
+        """Copy a memory-mapped index into memory before its first change."""
+        if self._mapped is None:
+            return
+        import faiss
+
+        path, stamp = self._mapped
+        try:
+            same = _stamp(path) == stamp
+        except OSError:
+            same = False
+        # re-reading the unchanged file costs one copy; if it was replaced since, copy what is
+        # mapped (serialising holds a second copy for a moment)
+        index = (faiss.read_index(str(path)) if same
+                 else faiss.deserialize_index(faiss.serialize_index(self._index)))
+        if self.is_ivf:
+            index.nprobe = int(self._info["nprobe"])
+        self._index, self._mapped = index, None
+
+    def _wants_ivf(self) -> bool:
+        n = len(self)
+        if self._index_type == "flat" or (self._index_type == "auto" and n < self._ivf_min):
+            return False
+        # too few vectors for MIN_NLIST well-trained lists: exact is both better and fast here
+        return ivf_shape(n)[0] >= MIN_NLIST
+
+    def _to_ivf(self) -> None:
+        """Replace the exact index with a trained IVF-SQ8 holding the same ids and vectors."""
+        import faiss
+
+        flat = self._index
+        inner = faiss.downcast_index(flat.index)
+        n, dim = len(self), self.dim
+        ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
+        nlist, train_size = ivf_shape(n)
+        rng = np.random.default_rng(SEED)
+
+        quantizer = faiss.IndexFlatIP(dim)
+        ivf = faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        sample = np.sort(rng.choice(n, size=train_size, replace=False))
+        ivf.train(np.ascontiguousarray(inner.reconstruct_batch(sample), dtype=np.float32))
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # get/remove by arbitrary id
+        for lo in range(0, n, BATCH):
+            hi = min(n, lo + BATCH)
+            ivf.add_with_ids(inner.reconstruct_n(lo, hi - lo), ids[lo:hi])
+
+        # nprobe from measured recall on the store's own vectors as questions
+        qpos = np.sort(rng.choice(n, size=min(n, CALIBRATION_QUERIES), replace=False))
+        queries = np.ascontiguousarray(inner.reconstruct_batch(qpos), dtype=np.float32)
+        k = min(10, n)
+        _, exact = flat.search(queries, k)
+        candidates = [p for p in NPROBES if p <= nlist]
+        if nlist < NPROBES[-1] and nlist not in candidates:
+            candidates.append(nlist)  # all lists: the best SQ8 can do
+        nprobe, recall = candidates[-1], 0.0
+        for p in candidates:
+            ivf.nprobe = p
+            _, found = ivf.search(queries, k)
+            recall = recall_at(found, exact)
+            if recall >= RECALL_TARGET:
+                nprobe = p
+                break
+        ivf.nprobe = nprobe
+        self._index, self._mapped = ivf, None
+        self._info = {
+            "type": "ivf-sq8", "nlist": int(nlist), "nprobe": int(nprobe),
+            "recall_at_10": round(float(recall), 4), "queries": len(queries),
+            "train_size": int(train_size), "n": int(n),
+        }
+
+
+def recall_at(found: np.ndarray, exact: np.ndarray) -> float:
+    """Mean share of each row of `exact` ids that `found` also returned (recall@k, k = width)."""
+    if exact.size == 0:
+        return 1.0
+    hits = sum(len(np.intersect1d(f[f >= 0], e[e >= 0])) for f, e in zip(found, exact, strict=True))
+    return hits / float((exact >= 0).sum())

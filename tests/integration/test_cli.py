@@ -106,7 +106,10 @@ def test_first_use_builds_the_index_then_answers(tmp_path):
     assert (tmp_path / "seeds" / ".seedqa" / "CURRENT").is_file()
     r2 = run_cli(["index"], cwd=tmp_path)
     assert r2.returncode == 0 and "passages from 2 files" in r2.stdout
+    assert "flat search" in r2.stdout
     assert "index ready" not in r2.stderr  # up to date: loaded, not rebuilt
+    r3 = run_cli(["index", "--verify"], cwd=tmp_path)
+    assert r3.returncode == 0 and "index ready" not in r3.stderr  # intact: hashed, kept
 
 
 def test_help_documents_every_command():
@@ -121,4 +124,7 @@ def test_help_documents_every_command():
     for cmd in ("ask", "index", "eval", "chat"):
         h = run_cli([cmd, "--help"])
         assert h.returncode == 0 and "--docs" in h.stdout
-    assert (ROOT / "README.md").is_file()
+        assert "--store" in h.stdout and "--index-type" in h.stdout
+    assert "--verify" in run_cli(["index", "--help"]).stdout
+    for flag in ("--index-type", "--verify", "SEEDQA_QUERY_VARIANT"):
+        assert flag in readme

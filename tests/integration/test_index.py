@@ -27,7 +27,7 @@ def test_round_trip_loads_the_saved_index_without_embedding(built, seed_engine):
     m = index.manifest
     for key in ("encoder", "dim", "chunks", "fingerprint", "seedqa_version", "checksums"):
         assert key in m
-    assert m["stores"] == {"passages": "faiss", "sentences": "faiss", "lexical": "bm25"}
+    assert m["stores"] == {"passages": "faiss", "sentences": "array", "lexical": "bm25"}
     assert m["chunks"] == len(index.chunks) and m["dim"] == seed_engine.encoder.dim
 
 

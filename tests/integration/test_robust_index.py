@@ -146,7 +146,7 @@ def test_damaged_manifest_or_pointer_is_detected_and_rebuilt(built, seed_engine,
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     if tamper == "file deleted":
-        (folder / "sentences" / "vectors.faiss").unlink()
+        (folder / "sentences" / "vectors.npy").unlink()
     elif tamper == "checksums removed":
         manifest.pop("checksums")
         manifest_path.write_text(json.dumps(manifest), encoding="utf-8")

@@ -22,13 +22,17 @@ from ui.cli.common import docs_option, fail, index_option, model_option, open_en
 @model_option
 @store_option
 @click.option("--rebuild", is_flag=True, help="Rebuild even if the index is up to date.")
-def index(docs: str, index: str | None, model: str | None, rebuild: bool) -> None:
+@click.option("--verify", is_flag=True,
+              help="Hash every index file (an index over 64 MB is otherwise checked by sizes at "
+              "open); a damaged one is rebuilt.")
+def index(docs: str, index: str | None, model: str | None, rebuild: bool, verify: bool) -> None:
     """Build (or refresh) the index of DOCS. Unchanged passages are never re-embedded."""
-    engine = open_engine(docs, index, model, rebuild=rebuild)
+    engine = open_engine(docs, index, model, rebuild=rebuild, verify=verify)
     m = engine.index.manifest
+    kind = m.get("passage_index") or {}
     click.echo(
         f"{m['chunks']} passages from {m['files']} files, encoder {m['encoder']}, "
-        f"index {engine.index.folder}"
+        f"{kind.get('type', 'flat')} search, index {engine.index.folder}"
     )
 
 

@@ -39,21 +39,37 @@ model_option = click.option(
 )
 
 
-def _remember_store(ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    ctx.meta["seedqa.store"] = value
+def _remember(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    ctx.meta[f"seedqa.{param.name}"] = value
     return value
 
 
-store_option = click.option(
+_store = click.option(
     "--store",
     type=click.Choice(["faiss", "milvus"]),
     default="faiss",
     show_default=True,
     expose_value=False,
-    callback=_remember_store,
+    callback=_remember,
     help="Where the vectors live: FAISS files in the index folder, or Milvus (milvus-lite file "
     "INDEX/milvus.db, or SEEDQA_MILVUS_URI=http://host:19530 with SEEDQA_MILVUS_TOKEN).",
 )
+_index_type = click.option(
+    "--index-type",
+    "index_type",
+    type=click.Choice(["auto", "flat", "ivf"]),
+    default="auto",
+    show_default=True,
+    expose_value=False,
+    callback=_remember,
+    help="FAISS passage index: exact below SEEDQA_IVF_MIN passages (100,000) and IVF with 8-bit "
+    "vectors from there (auto), or always one of them; a built index of another type is rebuilt.",
+)
+
+
+def store_option(f):
+    """`--store` and `--index-type`, on every command that builds or opens an index."""
+    return _store(_index_type(f))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -62,15 +78,17 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def open_engine(docs: str | Path, index: str | Path | None, model: str | None, rebuild: bool = False):
+def open_engine(docs: str | Path, index: str | Path | None, model: str | None,
+                rebuild: bool = False, verify: bool = False):
     """Open the engine for a command, turning a user-fixable failure into a one-line error."""
     from qa.engine import SeedQA
 
     ctx = click.get_current_context(silent=True)
-    store = (ctx.meta.get("seedqa.store") if ctx else None) or "faiss"
+    meta = ctx.meta if ctx else {}
     try:
         return SeedQA.open(Path(docs), index_dir=index, model=model, progress=True,
-                           rebuild=rebuild, vector_store=store)
+                           rebuild=rebuild, vector_store=meta.get("seedqa.store") or "faiss",
+                           index_type=meta.get("seedqa.index_type") or "auto", verify=verify)
     except SeedQAError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -1,0 +1,98 @@
+"""Chunk records on disk, read by id: an open index does not parse every chunk.
+
+`chunks.jsonl` holds one JSON record per chunk in id order; `chunk_offsets.npy` the byte offset
+of each line (and the file's length last), so chunk `i` is one seek and one line. A question
+touches the few chunks it retrieves; an index of a million passages opens without reading a
+gigabyte of JSON. Recently read chunks are kept (an LRU), since the retrieval, feature and
+citation steps of one answer read the same few.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from qa.core.records import Chunk, Sentence
+
+CHUNKS = "chunks.jsonl"
+OFFSETS = "chunk_offsets.npy"
+CACHE_SIZE = 4096
+
+
+def write_chunks(folder: Path, chunks: Iterable[Chunk]) -> np.ndarray:
+    """Write the records and their offsets; returns each chunk's sentence count."""
+    offsets, counts = [0], []
+    with open(folder / CHUNKS, "wb") as fh:
+        for c in chunks:
+            line = (json.dumps(asdict(c), ensure_ascii=False) + "\n").encode("utf-8")
+            fh.write(line)
+            offsets.append(offsets[-1] + len(line))
+            counts.append(len(c.sentences))
+    np.save(folder / OFFSETS, np.asarray(offsets, dtype=np.int64))
+    return np.asarray(counts, dtype=np.int64)
+
+
+def chunk_from(rec: dict) -> Chunk:
+    rec = dict(rec)
+    rec["sentences"] = tuple(Sentence(**s) for s in rec["sentences"])
+    rec["headings"] = tuple(rec.get("headings") or ())
+    return Chunk(**rec)
+
+
+class ChunkTable(Sequence[Chunk]):
+    """The chunks of a version folder as a read-only sequence, each parsed on first access."""
+
+    def __init__(self, folder: Path) -> None:
+        self._path = Path(folder) / CHUNKS
+        self._offsets = np.load(Path(folder) / OFFSETS, mmap_mode="r")
+        self._cache: OrderedDict[int, Chunk] = OrderedDict()
+        self._lock = threading.Lock()  # the chat answers from several threads
+        self._fh = None
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        with self._lock:
+            hit = self._cache.get(i)
+            if hit is not None:
+                self._cache.move_to_end(i)
+                return hit
+            if self._fh is None:
+                self._fh = open(self._path, "rb")  # noqa: SIM115 (kept open for the index's life)
+            start, end = int(self._offsets[i]), int(self._offsets[i + 1])
+            self._fh.seek(start)
+            chunk = chunk_from(json.loads(self._fh.read(end - start)))
+            self._cache[i] = chunk
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return chunk
+
+    def __iter__(self) -> Iterator[Chunk]:
+        """All chunks in order, streamed (not cached): for the few callers that need every one."""
+        with open(self._path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    yield chunk_from(json.loads(line))
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None

@@ -1,0 +1,135 @@
+"""What opening an index costs when it is large: chunks read by id, documents not re-hashed when
+their stat vouches for them, index files checked by size above a limit (fake encoder)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import qa.index
+from qa.chunk_table import ChunkTable
+from qa.core import versioned
+from qa.index import open_index
+from tests.fakes import FakeEncoder
+
+
+def _docs(tmp_path, n: int = 6):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    old = time.time() - 3600  # written long ago: their stat can vouch for them
+    for i in range(n):
+        p = docs / f"d{i}.txt"
+        p.write_text(f"第{i}号文件\n\n第{i}号商会成立于{2000 + i}年，现有会员{100 + i}家。\n\n"
+                     f"第{i}号商会的会长是张{i}。它发起了“以商养会{i}”行动。\n", encoding="utf-8")
+        os.utime(p, (old, old))
+    return docs
+
+
+def test_chunks_are_read_by_id_and_match_a_full_read(tmp_path):
+    docs = _docs(tmp_path)
+    index = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    table = index.chunks
+    assert isinstance(table, ChunkTable) and len(table) >= 6
+    everything = list(table)  # streamed in order
+    assert [c.id for c in everything] == list(range(len(table)))
+    for i in (len(table) - 1, 0, 3, -1):
+        assert table[i] == everything[i]
+    assert table[1:3] == everything[1:3]
+    with pytest.raises(IndexError):
+        table[len(table)]
+    # sentence offsets saved at build time agree with the chunks' sentences
+    counts = [len(c.sentences) for c in everything]
+    assert list(index.sentence_offsets) == [0, *list(__import__("itertools").accumulate(counts))]
+    assert index.sentence_vectors(2).shape == (counts[2], FakeEncoder.dim)
+
+
+def test_coined_terms_are_taught_to_jieba_from_the_saved_list(tmp_path, monkeypatch):
+    import qa.lexical
+
+    docs = _docs(tmp_path)
+    open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    taught: list[str] = []
+    monkeypatch.setattr(qa.index, "add_words", lambda terms: taught.extend(terms))
+    monkeypatch.setattr(qa.lexical, "quoted_terms", lambda texts: pytest.fail("scanned chunks"))
+    open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    assert "以商养会0" in taught and "以商养会5" in taught
+
+
+def test_unchanged_documents_are_not_hashed_again_at_open(tmp_path, monkeypatch):
+    docs = _docs(tmp_path)
+    open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    hashed: list[str] = []
+    real = versioned.sha256_file
+    monkeypatch.setattr(versioned, "sha256_file", lambda p: hashed.append(str(p)) or real(p))
+    versioned._memo.clear()
+    again = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    assert not [h for h in hashed if h.startswith(str(docs)) and ".seedqa" not in h]
+
+    # a change with the same size but a new mtime is seen, and only that file is hashed
+    p = docs / "d2.txt"
+    p.write_text(p.read_text(encoding="utf-8").replace("张2", "李2"), encoding="utf-8")
+    hashed.clear()
+    changed = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    doc_hashes = [h for h in hashed if h.startswith(str(docs / "d"))]
+    assert doc_hashes == [str(p)]
+    assert changed.folder != again.folder and "李2" in "".join(c.text for c in changed.chunks)
+
+
+def test_a_file_changed_in_the_same_tick_as_its_stat_is_hashed_anyway(tmp_path):
+    docs = _docs(tmp_path, 2)
+    p = docs / "d1.txt"
+    p.write_text(p.read_text(encoding="utf-8"), encoding="utf-8")  # mtime: now
+    first = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    st = p.stat()
+    p.write_text(p.read_text(encoding="utf-8").replace("张1", "王1"), encoding="utf-8")
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime: racy
+    second = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    assert second.folder != first.folder and "王1" in "".join(c.text for c in second.chunks)
+
+
+def test_a_large_index_is_checked_by_size_at_open_and_hashed_on_verify(tmp_path, monkeypatch,
+                                                                          caplog):
+    docs = _docs(tmp_path)
+    first = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    monkeypatch.setattr(qa.index, "VERIFY_CONTENT_MAX_BYTES", 0)  # every index counts as large
+    target = first.folder / "chunks.jsonl"
+    data = bytearray(target.read_bytes())
+    data[5] ^= 0x01  # same size: only a hash sees it
+    target.write_bytes(bytes(data))
+    same = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    assert same.folder == first.folder
+    with caplog.at_level("INFO", logger="qa.index"):
+        fixed = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=True, verify=True)
+    assert fixed.folder != first.folder
+    assert "chunks.jsonl is corrupted (checksum mismatch)" in caplog.text
+
+
+def test_index_type_is_chosen_recorded_and_overridden(tmp_path, monkeypatch, caplog):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(400):  # 400 one-passage files: enough to train a small IVF
+        (docs / f"d{i:03}.txt").write_text(
+            f"编号{i}的商会成立于{1900 + i}年，会员{i * 7}家，会长是第{i}号人物。", encoding="utf-8")
+    monkeypatch.setenv("SEEDQA_IVF_MIN", "300")
+    auto = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False)
+    kind = auto.manifest["passage_index"]
+    assert len(auto.chunks) >= 300 and kind["type"] == "ivf-sq8"
+    assert kind["recall_at_10"] >= 0.95 or kind["nprobe"] == kind["nlist"]
+    with caplog.at_level("INFO", logger="qa.index"):
+        flat = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=True, index_type="flat")
+    assert flat.manifest["passage_index"] == {"type": "flat"}
+    assert "built as a ivf-sq8 index, flat asked for" in caplog.text
+    # auto keeps whatever is built; asking for what is built rebuilds nothing
+    assert open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False).folder == flat.folder
+    ivf = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False, index_type="ivf")
+    assert ivf.manifest["passage_index"]["type"] == "ivf-sq8"
+    assert open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False,
+                      index_type="ivf").folder == ivf.folder
+    # the approximate index finds a passage by its own vector
+    c = ivf.chunks[123]
+    from qa.index_build import passage_text
+
+    _scores, ids = ivf.passages.search(FakeEncoder().encode_passages([passage_text(c)]), 5)
+    assert 123 in ids[0]
