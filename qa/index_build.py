@@ -26,12 +26,12 @@ from qa.core.records import Chunk
 from qa.documents import check_file, doc_name, iter_files, read_paragraphs
 from qa.lexical import add_words, quoted_terms, tokenize
 from qa.stores import (
-    DEFAULT_LEXICAL_STORE,
     DEFAULT_VECTOR_STORE,
     LEXICAL_STORES,
     VECTOR_STORES,
     sentence_store,
 )
+from qa.stores import lexical_store as default_lexical
 from qa.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ def build_index(
     stats: dict[str, list[int]] | None = None,
     previous: Path | None = None,
     vector_store: str = DEFAULT_VECTOR_STORE,
-    lexical_store: str = DEFAULT_LEXICAL_STORE,
+    lexical_store: str | None = None,
     index_type: str = "auto",
 ) -> Path:
     """Build a new version beside the live one and switch `CURRENT` to it when complete.
@@ -240,7 +240,8 @@ def build_index(
         raise SeedQAError(f"none of the {len(files)} files in {docs} has text to index")
     index_dir.mkdir(parents=True, exist_ok=True)
     versioned.cleanup_stale(index_dir)
-    Store, Lexical = VECTOR_STORES.get(vector_store), LEXICAL_STORES.get(lexical_store)
+    Store = VECTOR_STORES.get(vector_store)
+    Lexical = LEXICAL_STORES.get(lexical_store or default_lexical(vector_store))
     SentenceStore = VECTOR_STORES.get(sentence_store(vector_store))
 
     cache = VectorCache(index_dir / f"cache-{_slug(encoder.id)}.npz", encoder.dim)

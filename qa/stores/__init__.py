@@ -21,6 +21,14 @@ DEFAULT_VECTOR_STORE = "faiss"
 SENTENCE_STORES = {"faiss": "array"}
 
 
+# The lexical store that goes with a vector store: BM25 files beside local FAISS.
+LEXICAL_FOR: dict[str, str] = {}
+
+
 def sentence_store(vector_store: str) -> str:
     return SENTENCE_STORES.get(vector_store, vector_store)
+
+
+def lexical_store(vector_store: str) -> str:
+    return LEXICAL_FOR.get(vector_store, DEFAULT_LEXICAL_STORE)
 DEFAULT_LEXICAL_STORE = "bm25"
