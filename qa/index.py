@@ -6,7 +6,7 @@ Layout of an index folder (default `<docs>/.seedqa/`):
     v-<id>/            one complete version: manifest.json, chunks.jsonl, and one folder per
                        store (passages/, sentences/: vector stores; lexical/: BM25), each of the
                        kind the manifest records
-    cache-<enc>.npz    vectors by content (`qa.vector_cache`), so an unchanged text is never
+    cache-<enc>/       vectors by content (`qa.vector_cache`), appended as computed, so a text is never
                        embedded twice
     .lock              held while building, so two `seedqa index` runs do not interleave
 

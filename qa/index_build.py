@@ -11,20 +11,22 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from qa import __version__
-from qa.chunk_table import CHUNKS, chunk_from, write_chunks
+from qa.chunk_table import CHUNKS, ChunkTable, chunk_from, write_chunks
 from qa.chunks import MAX_CHARS, TARGET_CHARS, build_chunks
 from qa.core import versioned
 from qa.core.errors import DocumentError, SeedQAError, StaleIndex
+from qa.core.progress import bar
 from qa.core.protocols import Encoder
 from qa.core.records import Chunk
 from qa.documents import check_file, doc_name, iter_files, read_paragraphs
-from qa.lexical import add_words, quoted_terms, tokenize
+from qa.lexical import Tokenizer, add_words, quoted_terms
 from qa.stores import (
     DEFAULT_VECTOR_STORE,
     LEXICAL_STORES,
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 FORMAT = 3
 SENTENCE_OFFSETS = "sentence_offsets.npy"
 TERMS = "terms.json"
+# chunks embedded, tokenised and stored at a time: what the build holds of them in memory
+BUILD_BATCH = 1024
 # the stores of a version, by folder; the manifest records each one's kind
 PASSAGES, SENTENCES, LEXICAL = "passages", "sentences", "lexical"
 
@@ -139,23 +143,32 @@ def _reason(exc: BaseException) -> str:
 def collect_chunks(
     docs: Path, files: list[Path], reuse: dict[str, list[Chunk]] | None = None
 ) -> tuple[list[Chunk], list[str]]:
+    """`iter_chunks` as a list, with the names of the skipped files."""
+    skipped: list[str] = []
+    return list(iter_chunks(docs, files, reuse, skipped)), skipped
+
+
+def iter_chunks(
+    docs: Path, files: list[Path], reuse: dict[str, list[Chunk]] | None, skipped: list[str]
+) -> Iterator[Chunk]:
     """Chunks of every readable file; unreadable ones are skipped with one warning each.
 
     A file named in `reuse` (unchanged since the previous version) is not read again: its
     chunks are taken from there, renumbered. A file removed, truncated or made unreadable while it
     is read costs that file only: the chunks it had produced so far are dropped with it, so an
-    index never holds half a file.
+    index never holds half a file (one file's chunks are held at a time).
     """
-    chunks: list[Chunk] = []
-    skipped: list[str] = []
     reuse = reuse or {}
+    n = 0
     for f in files:
         name = doc_name(f, docs)
         if name in reuse:
-            chunks.extend(replace(c, id=len(chunks) + i) for i, c in enumerate(reuse[name]))
+            for c in reuse[name]:
+                yield replace(c, id=n)
+                n += 1
             continue
         try:
-            new = list(build_chunks(read_paragraphs(f, name), first_id=len(chunks)))
+            new = list(build_chunks(read_paragraphs(f, name), first_id=n))
         except (DocumentError, OSError, UnicodeError) as exc:
             log.warning(f"skipping {name}: {_reason(exc)}")
             skipped.append(name)
@@ -163,8 +176,22 @@ def collect_chunks(
         if not new:
             log.warning(f"skipping {name}: no text to index")
             skipped.append(name)
-        chunks.extend(new)
-    return chunks, skipped
+        yield from new
+        n += len(new)
+
+
+def _batches(table: ChunkTable, size: int) -> Iterator[tuple[int, list[Chunk]]]:
+    """(first id, chunks) of consecutive batches, streamed from the records on disk."""
+    batch: list[Chunk] = []
+    first = 0
+    for c in table:
+        batch.append(c)
+        if len(batch) == size:
+            yield first, batch
+            first += len(batch)
+            batch = []
+    if batch:
+        yield first, batch
 
 
 def _slug(text: str) -> str:
@@ -235,47 +262,70 @@ def build_index(
     digests = digests if digests is not None else file_digests(docs, files)
     fp = fingerprint(digests)
     reuse, old_digests = _reusable(previous, digests)
-    chunks, skipped = collect_chunks(docs, files, reuse)
-    if not chunks:
-        raise SeedQAError(f"none of the {len(files)} files in {docs} has text to index")
     index_dir.mkdir(parents=True, exist_ok=True)
     versioned.cleanup_stale(index_dir)
     Store = VECTOR_STORES.get(vector_store)
     Lexical = LEXICAL_STORES.get(lexical_store or default_lexical(vector_store))
     SentenceStore = VECTOR_STORES.get(sentence_store(vector_store))
+    cache = VectorCache(index_dir / f"cache-{_slug(encoder.id)}", encoder.dim)
 
-    cache = VectorCache(index_dir / f"cache-{_slug(encoder.id)}.npz", encoder.dim)
-    passages = [passage_text(c) for c in chunks]
-    sentences = [s.text for c in chunks for s in c.sentences]
-    if progress:
-        log.info(f"indexing {len(chunks)} passages and {len(sentences)} sentences from "
-                 f"{len(files) - len(skipped)} files with {encoder.id}")
-
-    def enc(texts: list[str]):
-        return encoder.encode_passages(texts, progress=progress)
-
-    chunk_vecs, n1 = cache.embed("passage", passages, enc)
-    sent_vecs, n2 = cache.embed("sentence", sentences, enc)
-    encoded = n1 + n2
-
-    terms = quoted_terms(chunks)
-    add_words(terms)  # before tokenising: BM25 must see the coined terms whole
     with versioned.staging(index_dir) as tmp:
+        # pass 1: files -> chunk records on disk, as they come (no list of every chunk)
+        skipped: list[str] = []
+        terms: dict[str, None] = {}
+
+        def chunks_noting_terms():
+            for c in iter_chunks(docs, files, reuse, skipped):
+                terms.update(dict.fromkeys(quoted_terms([c])))
+                yield c
+
+        counts = write_chunks(tmp, chunks_noting_terms())  # read back by `ChunkTable`
+        if not len(counts):
+            raise SeedQAError(f"none of the {len(files)} files in {docs} has text to index")
+        n_chunks, n_sentences = len(counts), int(counts.sum())
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        np.save(tmp / SENTENCE_OFFSETS, offsets)
+        # the open index teaches jieba these without reading every chunk; BM25 must see them whole
+        (tmp / TERMS).write_text(json.dumps(list(terms), ensure_ascii=False), encoding="utf-8")
+        add_words(terms)
+        if progress:
+            log.info(f"indexing {n_chunks} passages and {n_sentences} sentences from "
+                     f"{len(files) - len(skipped)} files with {encoder.id}")
+
+        # pass 2: batches of chunks -> vectors (cached on disk as they are computed) -> stores
         # the index type is FAISS's own choice (exact or IVF by size); other stores choose theirs
         store = Store.create(encoder.dim, **({"index_type": index_type}
                                              if vector_store == "faiss" and index_type != "auto"
                                              else {}))
-        store.add(range(len(chunks)), chunk_vecs)
+        # the sentence array is written in place, row by row: never all in memory
+        sent_store = SentenceStore.create(encoder.dim, **(
+            {"folder": tmp / SENTENCES, "size": n_sentences}
+            if SentenceStore.kind == "array" else {}))
+        tokens: list[list[str]] = []
+        n1 = n2 = 0
+
+        def enc(texts: list[str]):
+            return encoder.encode_passages(texts, progress=False)
+
+        with bar(n_chunks, "Indexing", "passage", progress) as b, Tokenizer(list(terms), n_chunks) as tok:
+            for first, batch in _batches(ChunkTable(tmp), BUILD_BATCH):
+                texts = [passage_text(c) for c in batch]
+                vecs, n = cache.embed("passage", texts, enc)
+                store.add(range(first, first + len(batch)), vecs)
+                n1 += n
+                sents = [s.text for c in batch for s in c.sentences]
+                lo = int(offsets[first])
+                vecs, n = cache.embed("sentence", sents, enc)
+                sent_store.add(range(lo, lo + len(sents)), vecs)
+                n2 += n
+                tokens.extend(tok.map(texts))
+                b.update(len(batch))
+        encoded = n1 + n2
         store.save(tmp / PASSAGES)
         passage_index = dict(getattr(store, "info", None) or {"type": store.kind})
-        store = SentenceStore.create(encoder.dim)
-        store.add(range(len(sentences)), sent_vecs)
-        store.save(tmp / SENTENCES)
-        Lexical(range(len(chunks)), [tokenize(t) for t in passages]).save(tmp / LEXICAL)
-        counts = write_chunks(tmp, chunks)  # read back by id (`qa.chunk_table.ChunkTable`)
-        np.save(tmp / SENTENCE_OFFSETS, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
-        # the open index teaches jieba these without reading every chunk
-        (tmp / TERMS).write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        sent_store.save(tmp / SENTENCES)
+        Lexical(range(n_chunks), tokens).save(tmp / LEXICAL)
+        del tokens
         versioned.seal(tmp, {
             "format": FORMAT,
             "seedqa_version": __version__,
@@ -283,8 +333,8 @@ def build_index(
             "dim": encoder.dim,
             "stores": {PASSAGES: Store.kind, SENTENCES: SentenceStore.kind, LEXICAL: Lexical.kind},
             "passage_index": passage_index,
-            "chunks": len(chunks),
-            "sentences": len(sentences),
+            "chunks": n_chunks,
+            "sentences": n_sentences,
             "fingerprint": fp,
             "digests": digests,
             "stats": stats,
@@ -299,13 +349,15 @@ def build_index(
         final = index_dir / f"v-{fp[:12]}-{_slug(encoder.id)}-{int(time.time() * 1000)}"
         tmp.rename(final)
         versioned.switch_current(index_dir, final.name)
-    keep = {cache.key("passage", t) for t in passages} | {cache.key("sentence", t) for t in sentences}
     # keep vectors of other recent versions too (cheap), but drop the cache's dead weight
-    cache.save(keep=None if len(cache) < 4 * max(len(keep), 1000) else keep)
+    if len(cache) > 4 * max(n_chunks + n_sentences, 1000):
+        live = ChunkTable(final)
+        cache.save(keep={cache.key("passage", passage_text(c)) for c in live}
+                   | {cache.key("sentence", s.text) for c in live for s in c.sentences})
     versioned.remove_old_versions(index_dir, final.name)
     if progress:
         changes = f"{_changes(old_digests, digests)}, {len(files) - len(reuse)} read; " if (
             previous is not None) else ""
-        log.info(f"index ready: {changes}{n1} passages embedded, {len(passages) - n1} reused "
-                 f"({len(chunks)} passages, {time.perf_counter() - t0:.1f} s) in {index_dir}")
+        log.info(f"index ready: {changes}{n1} passages embedded, {n_chunks - n1} reused "
+                 f"({n_chunks} passages, {time.perf_counter() - t0:.1f} s) in {index_dir}")
     return final

@@ -14,6 +14,7 @@ VECTOR_STORES.register("array", "qa.stores.array_store:ArrayStore")
 
 LEXICAL_STORES = Registry("lexical store")
 LEXICAL_STORES.register("bm25", "qa.stores.bm25_store:Bm25Store")
+LEXICAL_STORES.register("milvus-bm25", "qa.stores.milvus_lexical:MilvusBm25Store")
 
 DEFAULT_VECTOR_STORE = "faiss"
 # Sentence vectors are read by id, never searched: beside local FAISS they go to a memory-mapped
@@ -21,8 +22,9 @@ DEFAULT_VECTOR_STORE = "faiss"
 SENTENCE_STORES = {"faiss": "array"}
 
 
-# The lexical store that goes with a vector store: BM25 files beside local FAISS.
-LEXICAL_FOR: dict[str, str] = {}
+# The lexical store that goes with a vector store: BM25 files beside local FAISS, BM25 inside
+# Milvus beside Milvus (so a second process needs only the pointer files).
+LEXICAL_FOR: dict[str, str] = {"milvus": "milvus-bm25"}
 
 
 def sentence_store(vector_store: str) -> str:

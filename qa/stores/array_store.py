@@ -29,14 +29,24 @@ class ArrayStore:
 
     kind: ClassVar[str] = "array"
 
-    def __init__(self, vectors: np.ndarray, present: np.ndarray | None = None) -> None:
+    def __init__(self, vectors: np.ndarray, present: np.ndarray | None = None,
+                 folder: Path | None = None) -> None:
         self._vectors = vectors
         n = len(vectors)
         self._present = np.ones(n, dtype=bool) if present is None else present
+        self._folder = folder  # where `_vectors` is a writable memory map, if it is one
 
     @classmethod
-    def create(cls, dim: int, **_options: object) -> ArrayStore:
-        return cls(np.zeros((0, dim), dtype=DTYPE))
+    def create(cls, dim: int, folder: Path | None = None, size: int = 0) -> ArrayStore:
+        """An empty store; with `folder` and `size`, rows are written straight into the file
+        it will be saved as (a build of millions of sentences never holds them in memory), and
+        every row must be added before `save`."""
+        if folder is None or size <= 0:
+            return cls(np.zeros((0, dim), dtype=DTYPE))
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        vectors = np.lib.format.open_memmap(Path(folder) / FILE, mode="w+", dtype=DTYPE,
+                                            shape=(size, dim))
+        return cls(vectors, np.zeros(size, dtype=bool), Path(folder))
 
     @property
     def dim(self) -> int:
@@ -84,7 +94,10 @@ class ArrayStore:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / FILE, np.ascontiguousarray(self._vectors))
+        if self._folder is not None and Path(folder).resolve() == self._folder.resolve():
+            self._vectors.flush()  # already in place
+        else:
+            np.save(folder / FILE, np.ascontiguousarray(self._vectors))
         if not self._present.all():
             np.save(folder / "present.npy", self._present)
 

@@ -259,39 +259,53 @@ class MilvusStore:
     def close(self) -> None:
         """Let go of Milvus; for a milvus-lite file, release it for other processes (this ends
         every store of this process on that file)."""
-        if self._client is None:
-            return
-        try:
-            self._client.close()
-        finally:
-            self._client = None
-            if self._uri and not _is_server(self._uri):
-                from milvus_lite.server_manager import server_manager_instance
-
-                server_manager_instance.release_server(self._uri)
+        client, self._client = self._client, None
+        release(client, self._uri)
 
     # -- housekeeping ----------------------------------------------------------------------
 
     _owner: str | None = None
 
     def _sweep(self, folder: Path) -> None:
-        """Drop the collections this index folder created for versions since deleted.
+        """Drop the collections this index folder created for versions since deleted."""
+        sweep(self._client, Path(self._owner), {self._collection})
 
-        A collection is ours when its description is this index folder; it is live while some
-        `<index_dir>/<version>/<store>/milvus.json` (a staging one included) names it.
-        """
-        index_dir = Path(self._owner)
-        live = set()
-        for rec in index_dir.glob(f"*/*/{FILE}"):
-            try:
-                live.add(json.loads(rec.read_text(encoding="utf-8"))["collection"])
-            except (OSError, ValueError, KeyError):
-                continue
+
+def release(client, uri: str | None) -> None:
+    """Close `client`; for a milvus-lite file, release it for other processes (this ends every
+    store of this process on that file). Shared by every store on Milvus."""
+    if client is None:
+        return
+    try:
+        client.close()
+    finally:
+        if uri and not _is_server(uri):
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri)
+
+
+def sweep(client, index_dir: Path, keep: set[str]) -> None:
+    """Drop the collections the index folder `index_dir` created for versions since deleted.
+
+    A collection is ours when its description is this index folder; it is live while some
+    `<index_dir>/<version>/<store>/milvus.json` (a staging one included) names it, under
+    `collection` or, for a store of several collections, `collections`; `keep` are the
+    collections being created now. Shared by every store on Milvus, so one store's save never
+    drops another's collections.
+    """
+    live = set(keep)
+    for rec in index_dir.glob(f"*/*/{FILE}"):
         try:
-            for name in self._client.list_collections():
-                if not name.startswith(PREFIX) or name in live or name == self._collection:
-                    continue
-                if self._client.describe_collection(name).get("description") == self._owner:
-                    self._client.drop_collection(name)
-        except Exception:  # housekeeping only: never fail a build over it
-            return
+            record = json.loads(rec.read_text(encoding="utf-8"))
+            live.update(record.get("collections") or [record["collection"]])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    try:
+        for name in client.list_collections():
+            if not name.startswith(PREFIX) or name in live:
+                continue
+            if client.describe_collection(name).get("description") == str(index_dir):
+                client.drop_collection(name)
+    except Exception:  # housekeeping only: never fail a build over it
+        return

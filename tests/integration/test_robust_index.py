@@ -174,20 +174,45 @@ def test_damaged_manifest_or_pointer_is_detected_and_rebuilt(built, seed_engine,
     assert len(index.chunks) == len(seed_engine.chunks)
 
 
-def test_unreadable_vector_cache_costs_only_a_warning(tmp_path, capsys):
-    path = tmp_path / "cache-x.npz"
+def test_a_torn_vector_cache_keeps_its_complete_rows(tmp_path):
+    """Killed while appending: a row without its key, or half a row, is not counted; every
+    complete row is reused."""
+    path = tmp_path / "cache-x"
     cache = VectorCache(path, 4)
     cache.embed("passage", ["甲", "乙"], lambda texts: np.ones((len(texts), 4), np.float32))
-    cache.save()
-    path.write_bytes(path.read_bytes()[:100])
+    with open(path / "vecs.bin", "ab") as fh:  # the next row was being written
+        fh.write(np.full(4, 7, np.float32).tobytes()[:10])
+    again = VectorCache(path, 4)
+    assert len(again) == 2
+    calls = []
+    vecs, n = again.embed("passage", ["甲", "丙"],
+                          lambda t: calls.append(t) or np.full((len(t), 4), 2, np.float32))
+    assert n == 1 and calls == [["丙"]] and vecs[0, 0] == 1 and vecs[1, 0] == 2
+    assert len(VectorCache(path, 4)) == 3
+
+
+def test_an_unreadable_vector_cache_costs_only_a_warning(tmp_path, capsys):
+    path = tmp_path / "cache-x"
+    cache = VectorCache(path, 4)
+    cache.embed("passage", ["甲", "乙"], lambda texts: np.ones((len(texts), 4), np.float32))
+    (path / "meta.json").write_bytes(b"\x00garbage")
     capsys.readouterr()
     again = VectorCache(path, 4)
     assert capsys.readouterr().err.splitlines() == [
-        "seedqa: warning: ignoring unreadable vector cache cache-x.npz; vectors will be computed again"
+        "seedqa: warning: ignoring unreadable vector cache cache-x (JSONDecodeError); "
+        "vectors will be computed again"
     ]
     calls = []
     vecs, n = again.embed("passage", ["甲"], lambda t: calls.append(t) or np.ones((1, 4), np.float32))
     assert n == 1 and calls == [["甲"]] and vecs.shape == (1, 4)
+
+
+def test_the_one_file_cache_of_earlier_versions_is_taken_in(tmp_path):
+    keys = np.frombuffer(VectorCache.key("passage", "甲"), dtype=np.uint8).reshape(1, 32)
+    np.savez(tmp_path / "cache-x.npz", keys=keys, vecs=np.full((1, 4), 3, np.float32))
+    cache = VectorCache(tmp_path / "cache-x", 4)
+    vecs, n = cache.embed("passage", ["甲"], lambda t: pytest.fail("re-embedded"))
+    assert n == 0 and vecs[0, 0] == 3 and not (tmp_path / "cache-x.npz").exists()
 
 
 def test_cli_says_it_rebuilds_a_corrupted_index_and_answers(built):
@@ -309,15 +334,17 @@ PAUSING_BUILD = textwrap.dedent(
     def replace(src, dst):
         if point == "version-renamed" and Path(dst).name == "CURRENT":
             pause(point)
-        if point == "cache-written" and ".npz.tmp" in Path(src).name:
-            pause(point)
         return real_replace(src, dst)
 
     os.rename, os.replace = rename, replace
 
     class Stub:
         id, dim = "stub-encoder", 384
+        calls = 0
         def encode_passages(self, texts, progress=False):
+            Stub.calls += 1
+            if point == "cache-appended" and Stub.calls == 2:
+                pause(point)  # the first batch (the passages) is in the cache by now
             v = np.random.default_rng(0).standard_normal((len(texts), self.dim))
             return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
         def encode_queries(self, texts):
@@ -329,11 +356,12 @@ PAUSING_BUILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("point", ["tmp-complete", "version-renamed", "cache-written"])
+@pytest.mark.parametrize("point", ["tmp-complete", "version-renamed", "cache-appended"])
 def test_build_killed_at_each_step_of_the_swap(built, seed_engine, capsys, point, tmp_path):
-    """Killed with the new version fully written but not yet renamed, renamed but not yet live,
-    or live but with its vector cache not yet saved: the live version always verifies, and the
-    next build finishes and removes what the killed one left."""
+    """Killed halfway through embedding (one batch in the vector cache), with the new version
+    fully written but not yet renamed, or renamed but not yet live: the live version always
+    verifies, the next build finishes and removes what the killed one left, and what the
+    killed one embedded is not embedded again."""
     docs, index_dir = built
     before = (index_dir / CURRENT).read_text()
     original = change_documents(docs)
@@ -346,11 +374,13 @@ def test_build_killed_at_each_step_of_the_swap(built, seed_engine, capsys, point
 
     live = current_version(index_dir)
     verify(live, read_manifest(live))
-    if point == "cache-written":
-        # the new version was already live and complete; only the cache write was lost
-        assert read_manifest(live)["encoder"] == "stub-encoder"
-        assert any(".npz.tmp" in name for name in leftovers(index_dir))
-        _target(docs).write_text(original, encoding="utf-8")
+    if point == "cache-appended":
+        assert (index_dir / CURRENT).read_text() == before
+        from qa.index_build import _slug
+
+        stub_cache = VectorCache(index_dir / f"cache-{_slug('stub-encoder')}", 384)
+        assert len(stub_cache) > 0  # the passages' batch survived the kill
+        assert_previous_index_usable(docs, index_dir, original, seed_engine, capsys)
     else:
         assert (index_dir / CURRENT).read_text() == before
         assert leftovers(index_dir) or len(list(index_dir.glob("v-*"))) == 2
@@ -394,7 +424,7 @@ def test_second_concurrent_index_waits_for_the_first(built, seed_engine, tmp_pat
     first = Proc([sys.executable, str(script), str(release), *args])
     second = None
     try:
-        first.wait_for("^HELD$")
+        first.wait_for("HELD$")  # after the progress bar, on its line
         second = Proc([*SEEDQA, *args])
         second.wait_for("waiting for another seedqa process that is building the index")
         release.touch()

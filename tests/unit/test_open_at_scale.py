@@ -133,3 +133,60 @@ def test_index_type_is_chosen_recorded_and_overridden(tmp_path, monkeypatch, cap
 
     _scores, ids = ivf.passages.search(FakeEncoder().encode_passages([passage_text(c)]), 5)
     assert 123 in ids[0]
+
+
+def test_tokens_from_the_process_pool_equal_the_parent_s(monkeypatch):
+    import qa.lexical
+    from qa.lexical import Tokenizer, add_words, tokenize
+
+    texts = [f"宁波市工商联发起“以商养会{i}”行动，会员{i}家企业参与。" for i in range(300)]
+    terms = [f"以商养会{i}" for i in range(300)]
+    add_words(terms)
+    here = [tokenize(t) for t in texts]
+    monkeypatch.setattr(qa.lexical, "POOL_MIN", 10)
+    with Tokenizer(terms, total=len(texts)) as tok:
+        assert tok._pool is not None  # really in other processes
+        assert tok.map(texts) == here
+    assert "以商养会7" in here[7]  # the workers were taught the coined terms too
+
+
+def test_a_sentence_array_written_in_place_is_saved_without_a_copy(tmp_path):
+    import numpy as np
+
+    from qa.stores.array_store import ArrayStore
+
+    folder = tmp_path / "sentences"
+    store = ArrayStore.create(8, folder=folder, size=5)
+    v = np.eye(8, dtype=np.float32)[:5]
+    store.add(range(0, 3), v[:3])
+    store.add(range(3, 5), v[3:])
+    store.save(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["vectors.npy"]
+    again = ArrayStore.load(folder)
+    assert len(again) == 5 and np.array_equal(again.get(range(1, 4)), v[1:4])
+    assert np.array_equal(again.get([4, 0]), v[[4, 0]])
+
+
+def test_a_build_streams_its_chunks_in_batches(tmp_path, monkeypatch):
+    import qa.index_build
+
+    docs = _docs(tmp_path, 6)
+    monkeypatch.setattr(qa.index_build, "BUILD_BATCH", 4)  # several batches for 12 passages
+
+    class Counting(FakeEncoder):
+        calls: list[int] = []
+
+        def encode_passages(self, texts, progress=False):
+            Counting.calls.append(len(texts))
+            return super().encode_passages(texts, progress)
+
+    index = open_index(docs, tmp_path / "idx", Counting(), progress=False)
+    whole = open_index(docs, tmp_path / "idx2", FakeEncoder(), progress=False)
+    assert max(Counting.calls) <= 4 * 4  # a batch's passages, or its sentences
+    assert len(Counting.calls) >= 4
+    # the same index as a build in one batch would make
+    assert list(index.chunks) == list(whole.chunks)
+    import numpy as np
+
+    assert np.array_equal(index.sentences.get(range(len(index.sentences))),
+                          whole.sentences.get(range(len(whole.sentences))))

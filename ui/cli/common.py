@@ -7,6 +7,7 @@ options identically.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -51,8 +52,9 @@ _store = click.option(
     show_default=True,
     expose_value=False,
     callback=_remember,
-    help="Where the vectors live: FAISS files in the index folder, or Milvus (milvus-lite file "
-    "INDEX/milvus.db, or SEEDQA_MILVUS_URI=http://host:19530 with SEEDQA_MILVUS_TOKEN).",
+    help="Where the vectors and the BM25 index live: FAISS and bm25s files in the index folder, "
+    "or Milvus (its BM25 function for keywords; milvus-lite file INDEX/milvus.db, or see "
+    "--milvus-uri).",
 )
 _index_type = click.option(
     "--index-type",
@@ -67,9 +69,23 @@ _index_type = click.option(
 )
 
 
+_milvus_uri = click.option(
+    "--milvus-uri",
+    "milvus_uri",
+    default=None,
+    metavar="URI",
+    expose_value=False,
+    callback=_remember,
+    help="Where --store milvus keeps the index: a local path ending in .db is a milvus-lite file, "
+    "http://host:19530 a Milvus server (SEEDQA_MILVUS_TOKEN from the environment for a secured "
+    "one). Sets SEEDQA_MILVUS_URI; default: that variable, else INDEX/milvus.db.",
+)
+
+
 def store_option(f):
-    """`--store` and `--index-type`, on every command that builds or opens an index."""
-    return _store(_index_type(f))
+    """`--store`, `--index-type` and `--milvus-uri`, on every command that builds or opens an
+    index."""
+    return _store(_index_type(_milvus_uri(f)))
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -85,6 +101,9 @@ def open_engine(docs: str | Path, index: str | Path | None, model: str | None,
 
     ctx = click.get_current_context(silent=True)
     meta = ctx.meta if ctx else {}
+    if meta.get("seedqa.milvus_uri"):
+        # the stores read it when they connect (`qa.stores.milvus_store._resolve`)
+        os.environ["SEEDQA_MILVUS_URI"] = meta["seedqa.milvus_uri"]
     try:
         return SeedQA.open(Path(docs), index_dir=index, model=model, progress=True,
                            rebuild=rebuild, vector_store=meta.get("seedqa.store") or "faiss",
