@@ -135,8 +135,11 @@ def _usable(
             raise StaleIndex(f"built with another vector store ({manifest.get('stores')})")
         if manifest.get("pipeline") != pipeline_id():
             raise StaleIndex("built by another version of the loading/cleaning/chunking code")
-        built_type = (manifest.get("passage_index") or {}).get("type", "flat")
-        if index_type != "auto" and not built_type.startswith(index_type):
+        built = manifest.get("passage_index") or {}
+        built_type = built.get("type", "flat")
+        # a store too small to train an IVF stays exact when asked for one: not a reason to
+        # rebuild at every open
+        if index_type not in ("auto", built.get("asked")) and not built_type.startswith(index_type):
             raise StaleIndex(f"built as a {built_type} index, {index_type} asked for")
         versioned.verify(folder, manifest, content=_hash_at_open(manifest, verify))
         return load_index(folder, manifest)

@@ -322,7 +322,8 @@ def build_index(
                 b.update(len(batch))
         encoded = n1 + n2
         store.save(tmp / PASSAGES)
-        passage_index = dict(getattr(store, "info", None) or {"type": store.kind})
+        passage_index = {**(getattr(store, "info", None) or {"type": store.kind}),
+                         "asked": index_type}
         sent_store.save(tmp / SENTENCES)
         Lexical(range(n_chunks), tokens).save(tmp / LEXICAL)
         del tokens

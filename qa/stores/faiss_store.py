@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -48,6 +49,26 @@ RECALL_TARGET = 0.95
 CALIBRATION_QUERIES = 200
 SEED = 0
 BATCH = 65_536  # vectors copied per step from the flat index into the IVF (bounds memory)
+
+
+# A question or a few are searched on one OpenMP thread: with two, every scan ends in a barrier
+# that waits for the other core, which a shared machine often has busy (bench/bench_scale.py, one
+# query, exact index: 100k vectors 48 ms with 2 threads vs 5.5 ms with 1; 1M: 135 vs 50 ms).
+# Training and bulk searches keep every thread.
+FEW_QUERIES = 4
+_omp_lock = threading.Lock()
+
+
+def _single_threaded(search, q: np.ndarray, k: int):
+    import faiss
+
+    with _omp_lock:  # the thread count is process-wide: set and restore it as one step
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return search(q, k)
+        finally:
+            faiss.omp_set_num_threads(before)
 
 
 def ivf_min_default() -> int:
@@ -167,7 +188,10 @@ class FaissStore:
         k = min(int(k), len(self))
         if k <= 0:
             return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
-        scores, ids = self._index.search(q, k)
+        if len(q) <= FEW_QUERIES:
+            scores, ids = _single_threaded(self._index.search, q, k)
+        else:
+            scores, ids = self._index.search(q, k)
         if self.is_ivf:
             self._fill_short_rows(q, k, scores, ids)
         return scores, ids

@@ -119,7 +119,7 @@ def test_index_type_is_chosen_recorded_and_overridden(tmp_path, monkeypatch, cap
     assert kind["recall_at_10"] >= 0.95 or kind["nprobe"] == kind["nlist"]
     with caplog.at_level("INFO", logger="qa.index"):
         flat = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=True, index_type="flat")
-    assert flat.manifest["passage_index"] == {"type": "flat"}
+    assert flat.manifest["passage_index"] == {"type": "flat", "asked": "flat"}
     assert "built as a ivf-sq8 index, flat asked for" in caplog.text
     # auto keeps whatever is built; asking for what is built rebuilds nothing
     assert open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False).folder == flat.folder
@@ -190,3 +190,12 @@ def test_a_build_streams_its_chunks_in_batches(tmp_path, monkeypatch):
 
     assert np.array_equal(index.sentences.get(range(len(index.sentences))),
                           whole.sentences.get(range(len(whole.sentences))))
+
+
+def test_ivf_asked_of_a_store_too_small_to_train_is_built_once(tmp_path, caplog):
+    docs = _docs(tmp_path)
+    small = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=False, index_type="ivf")
+    assert small.manifest["passage_index"] == {"type": "flat", "asked": "ivf"}
+    with caplog.at_level("INFO", logger="qa.index"):
+        again = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=True, index_type="ivf")
+    assert again.folder == small.folder and "rebuilding" not in caplog.text
