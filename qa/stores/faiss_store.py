@@ -45,7 +45,11 @@ TRAIN_MAX = 50_000
 # fewer lists than this scan >= 1/8 of the data per probe for lossy codes: stay exact instead
 MIN_NLIST = 8
 NPROBES = (1, 2, 4, 8, 16, 32, 64, 128)
-RECALL_TARGET = 0.95
+# 0.99, not the 0.95 floor: on CMRC's fit questions an IVF at 0.959 lost 0.02 of recall@1 and
+# 0.01 of sentence accuracy against exact search; a wider probe costs well under a millisecond
+RECALL_TARGET = 0.99
+RECALL_SLACK = 0.01
+RECALL_FLOOR = 0.95
 CALIBRATION_QUERIES = 200
 SEED = 0
 BATCH = 65_536  # vectors copied per step from the flat index into the IVF (bounds memory)
@@ -334,19 +338,26 @@ class FaissStore:
         candidates = [p for p in NPROBES if p <= nlist]
         if nlist < NPROBES[-1] and nlist not in candidates:
             candidates.append(nlist)  # all lists: the best SQ8 can do
-        nprobe, recall = candidates[-1], 0.0
+        # what 8-bit codes reach at the widest probe bounds what any nprobe can: aim just under
+        # it (within RECALL_SLACK), never under RECALL_FLOOR, so a ceiling below the target does
+        # not turn every question into a scan of every list
+        ivf.nprobe = candidates[-1]
+        ceiling = recall_at(ivf.search(queries, k)[1], exact)
+        target = max(RECALL_FLOOR, min(RECALL_TARGET, ceiling - RECALL_SLACK))
+        nprobe, recall = candidates[-1], ceiling
         for p in candidates:
             ivf.nprobe = p
             _, found = ivf.search(queries, k)
             recall = recall_at(found, exact)
-            if recall >= RECALL_TARGET:
+            if recall >= target:
                 nprobe = p
                 break
         ivf.nprobe = nprobe
         self._index, self._mapped = ivf, None
         self._info = {
             "type": "ivf-sq8", "nlist": int(nlist), "nprobe": int(nprobe),
-            "recall_at_10": round(float(recall), 4), "queries": len(queries),
+            "recall_at_10": round(float(recall), 4), "recall_ceiling": round(float(ceiling), 4),
+            "queries": len(queries),
             "train_size": int(train_size), "n": int(n),
         }
 
