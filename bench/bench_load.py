@@ -8,6 +8,11 @@ throughput, latency percentiles (client side: queueing included), errors, and an
 from the single-user answer to the same question. Everything is bounded by --timeout: when it
 runs out, unfinished requests are reported as such and the server is stopped anyway.
 
+Before the crowd, one user alone: the engine's own time for the same questions (a separate
+process, no server) beside the round trip through the server, both by `gradio_client` (which
+looks for a finished answer every 50 ms, so it never sees one sooner) and by a plain HTTP client
+on Gradio's REST API (`/gradio_api/call/ask`, the answer streamed back as soon as it exists).
+
     .venv/bin/python bench/bench_load.py [--users 50] [--questions 20] [--timeout 1200]
 """
 
@@ -100,17 +105,73 @@ class Results:
     errors: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # any field of the JSON differs
     answer_mismatches: int = 0  # the answer sentence itself differs
+    content_mismatches: int = 0  # anything but a score differs (sentence, span, citations...)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# gradio_client makes a new httpx client for every request, and by default each one loads the
+# CA bundle into a fresh TLS context: ~20 ms of CPU a request on this box, in the load generator,
+# on the same 2 cores as the server, for a TLS context a plain http:// URL never uses. The load
+# generator then saturates before the server does (bench process ~1 core at 13 answers/s), so
+# it is off for http://; `--tls-context` measures what a default client pays.
+TLS_CONTEXT = False
 
 
 def client(url: str):
     from gradio_client import Client
 
-    return Client(url, verbose=False, download_files=False)
+    verify = TLS_CONTEXT or not url.startswith("http://")
+    return Client(url, verbose=False, download_files=False, ssl_verify=verify)
 
 
 def ask(c, question: str) -> dict:
     return c.predict(question, [], 5, "hybrid", api_name="/ask")
+
+
+def ask_http(h, question: str) -> dict:
+    """`/ask` over Gradio's REST API: post the call, then read its event stream to the end."""
+    r = h.post("/gradio_api/call/ask", json={"data": [question, [], 5, "hybrid"]})
+    r.raise_for_status()
+    with h.stream("GET", f"/gradio_api/call/ask/{r.json()['event_id']}") as r:
+        body = b"".join(r.iter_bytes()).decode("utf-8")
+    event, _, data = body.partition("\ndata: ")
+    if "event: complete" not in event:
+        raise RuntimeError(f"no answer: {body[:200]}")
+    return json.loads(data)[0]
+
+
+def without_scores(a: dict) -> dict:
+    """The answer as a reader sees it: scores may move in their last digits when questions are
+    encoded together (padding), the sentence, span, refusal and citations may not."""
+    a = {k: v for k, v in a.items() if k != "confidence"}
+    a["citations"] = [{k: v for k, v in c.items() if k != "score"} for c in a.get("citations", [])]
+    return a
+
+
+ENGINE_TIMING = """
+import json, statistics, sys, time
+from qa.engine import SeedQA
+engine = SeedQA.open(sys.argv[1], index_dir=sys.argv[2], progress=False)
+qs = json.load(sys.stdin)
+for q in qs:
+    engine.answer(q)
+times = []
+for q in qs * 3:
+    t = time.perf_counter()
+    engine.answer(q)
+    times.append(time.perf_counter() - t)
+print(json.dumps(times))
+"""
+
+
+def engine_times(docs: str, index: str, qs: list[str], timeout: float) -> list[float]:
+    """Seconds per `SeedQA.answer` of each question (3 rounds after a warm-up), in a separate
+    process with no server: what a user would wait if serving cost nothing."""
+    r = subprocess.run([sys.executable, "-c", ENGINE_TIMING, docs, index], cwd=ROOT, env=ENV,
+                       input=json.dumps(qs), capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise SystemExit(f"timing the engine failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def user(url: str, uid: int, qs: list[str], n: int, reference: dict[str, dict],
@@ -143,6 +204,8 @@ def user(url: str, uid: int, qs: list[str], n: int, reference: dict[str, dict],
                 res.mismatches.append(q[:40])
                 if got.get("answer") != want.get("answer"):
                     res.answer_mismatches += 1
+                if without_scores(got) != without_scores(want):
+                    res.content_mismatches += 1
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -158,7 +221,12 @@ def main() -> int:
     ap.add_argument("--docs", default=str(ROOT / "seeds"))
     ap.add_argument("--index", default=None, help="index folder (default: DOCS/.seedqa)")
     ap.add_argument("--dev", default=str(DEV))
+    ap.add_argument("--tls-context", action="store_true",
+                    help="clients build a verifying TLS context per request (gradio_client's "
+                         "default), though the URL is http://")
     args = ap.parse_args()
+    global TLS_CONTEXT
+    TLS_CONTEXT = args.tls_context
 
     t_start = time.monotonic()
     deadline = t_start + args.timeout
@@ -182,6 +250,27 @@ def main() -> int:
         single = (time.perf_counter() - t) / len(qs)
         print(f"single-user reference: {len(qs)} questions, {single * 1000:.0f} ms each "
               f"(mean, one client, nothing else running)", flush=True)
+        ms = statistics.median
+        engine = engine_times(args.docs, index, qs, max(60.0, deadline - time.monotonic()))
+        import httpx
+
+        alone: list[float] = []  # warm: the same questions again, one at a time
+        alone_http: list[float] = []
+        with httpx.Client(base_url=server.url, timeout=60) as h:
+            for q in qs * 3:  # alternating, so both clients see the same load on the machine
+                t = time.perf_counter()
+                ask(one, q)
+                alone.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                got = ask_http(h, q)
+                alone_http.append(time.perf_counter() - t)
+                if got != reference[q]:
+                    raise SystemExit(f"the REST API and gradio_client answer {q!r} differently")
+        print(f"one user alone, medians of {len(alone)}: engine {ms(engine) * 1000:.1f} ms "
+              f"(no server); HTTP API {ms(alone_http) * 1000:.1f} ms (p90 "
+              f"{percentile(alone_http, 90) * 1000:.1f}), i.e. engine + "
+              f"{(ms(alone_http) - ms(engine)) * 1000:.1f} ms; gradio_client "
+              f"{ms(alone) * 1000:.1f} ms (p90 {percentile(alone, 90) * 1000:.1f})", flush=True)
 
         res = Results()
         go: list[float] = []  # when every user is connected and the questions start
@@ -223,7 +312,8 @@ def main() -> int:
               f"{percentile(lat, 99):.2f} s   (mean {statistics.mean(lat):.2f}, "
               f"max {max(lat):.2f})")
     print(f"differ from single-user  {len(res.mismatches)} "
-          f"(answer sentence differs: {res.answer_mismatches})")
+          f"(answer sentence differs: {res.answer_mismatches}; anything but a score differs: "
+          f"{res.content_mismatches})")
     for e in res.errors[:10]:
         print("  error:", e)
     for m in sorted(set(res.mismatches))[:10]:

@@ -150,8 +150,18 @@ class OnnxQueryEncoder:
         self._lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """One vector per text; texts of different lengths are padded within the call."""
+        """One vector per text. Several texts are run in groups of similar token length, each
+        padded to its longest: one long question padded into a group of short ones would
+        multiply the group's cost (a 300-token question among 15 of 20 tokens: ~15x)."""
         encs = self.tokenizer.encode_batch([self.prefix + t for t in texts])
+        vecs: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(encs)
+        for group in _groups([len(e.ids) for e in encs]):
+            for i, v in zip(group, self._run([encs[i] for i in group]), strict=True):
+                vecs[i] = v
+        return np.stack(vecs)
+
+    def _run(self, encs: list) -> np.ndarray:
+        """One session call for `encs`, padded to the longest; mean-pooled and normalised."""
         width = max(len(e.ids) for e in encs)
         ids = np.ones((len(encs), width), dtype=np.int64)  # 1 = <pad> in the e5 vocabulary
         mask = np.zeros((len(encs), width), dtype=np.int64)
@@ -163,3 +173,28 @@ class OnnxQueryEncoder:
         m = mask[..., None].astype(np.float32)
         vecs = (states * m).sum(1) / m.sum(1)
         return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+
+
+# Texts in one session call: padding past this share of the real tokens starts a new call, and
+# so does this many texts (measured on 2 cores: groups of 4-8 similar questions cost ~15% less
+# per question than one call each; a mixed group of 16 cost more than 16 calls).
+MAX_PADDING = 0.25
+MAX_GROUP = 8
+
+
+def _groups(lengths: list[int]) -> list[list[int]]:
+    """Indices of `lengths` in groups of similar length (shortest first), each group's padded
+    size (count x longest) within `MAX_PADDING` of its real size."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    groups: list[list[int]] = []
+    real = 0
+    for i in order:
+        g = groups[-1] if groups else None
+        if g is not None and len(g) < MAX_GROUP and \
+                (len(g) + 1) * lengths[i] <= (1 + MAX_PADDING) * (real + lengths[i]):
+            g.append(i)
+            real += lengths[i]
+        else:
+            groups.append([i])
+            real = lengths[i]
+    return groups

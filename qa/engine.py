@@ -120,14 +120,68 @@ class SeedQA:
         """
         mode = Mode.parse(mode)
         top_k, threshold = self._options(top_k, threshold)
+        raw, q, early = self._question(question, history)
+        if early is not None:
+            return early
+        index = self.index  # one version for the whole answer, even if `refresh` swaps it now
+        qvec = self.encoder.encode_queries([q.search_text])[0]
+        return self._answer(index, raw, q, qvec, top_k, mode, threshold)
+
+    def answer_batch(
+        self,
+        questions: Sequence[str],
+        histories: Sequence[Sequence[str] | None] | None = None,
+        top_k: int | Sequence[int] = 5,
+        mode: Mode | str | Sequence[Mode | str] = Mode.HYBRID,
+        threshold: float | Sequence[float | None] | None = None,
+    ) -> list[Answer]:
+        """`answer` for each of `questions`, with one encoder call for all of them.
+
+        Why: a server with many users at once answers them in groups; the encoder is most of an
+        answer's time and one call for the group costs less than one per question. Each result is
+        what `answer(questions[i], histories[i], top_k[i], mode[i], threshold[i])` returns: the
+        same sentence, span, refusal and citations (a vector computed beside others may differ in
+        its last float digits, so a score may too). `top_k`, `mode` and `threshold` are one value
+        for all or one per question. Every option is checked before anything is answered, so a
+        bad one raises `SeedQAError` as `answer` would and no work is wasted; callers that need
+        one error per question check or answer those singly.
+        """
+        n = len(questions)
+        hists = [None] * n if histories is None else list(histories)
+        modes = _each(mode, n, (str, Mode))
+        tops = _each(top_k, n, (int, float, str))
+        thresholds = _each(threshold, n, (int, float, str, type(None)))
+        if len(hists) != n:
+            raise ValueError(f"{len(hists)} histories for {n} questions")
+        opts = [(Mode.parse(m), *self._options(k, t))
+                for m, k, t in zip(modes, tops, thresholds, strict=True)]
+        asked = [self._question(question, h) for question, h in zip(questions, hists, strict=True)]
+        index = self.index  # one version for the whole group
+        need = [i for i, (_raw, _q, early) in enumerate(asked) if early is None]
+        vecs = self.encoder.encode_queries([asked[i][1].search_text for i in need]) if need else []
+        out: list[Answer | None] = [early for _raw, _q, early in asked]
+        for i, qvec in zip(need, vecs, strict=True):
+            raw, q, _ = asked[i]
+            m, k, t = opts[i]
+            out[i] = self._answer(index, raw, q, qvec, k, m, t)
+        return [a for a in out if a is not None]
+
+    def _question(self, question: object, history: Sequence[str] | None):
+        """(raw text, parsed question, early answer): the early answer, when not None, is the
+        refusal for a question with no text or no words, which needs no vector."""
         raw = question if isinstance(question, str) else str(question or "")
         q = parse(raw, [h for h in (history or []) if isinstance(h, str)])
         if not q.text:
-            return Answer(raw, REFUSAL, True, 0.0, [], message=EMPTY_MESSAGE)
+            return raw, q, Answer(raw, REFUSAL, True, 0.0, [], message=EMPTY_MESSAGE)
         if not re.search(r"\w", q.text):
-            return Answer(raw, REFUSAL, True, 0.0, [], qtype=q.qtype, message=NO_WORDS_MESSAGE)
-        index = self.index  # one version for the whole answer, even if `refresh` swaps it now
-        hits, cands, x = self._candidates(index, q, top_k, mode)
+            early = Answer(raw, REFUSAL, True, 0.0, [], qtype=q.qtype, message=NO_WORDS_MESSAGE)
+            return raw, q, early
+        return raw, q, None
+
+    def _answer(self, index: Index, raw: str, q, qvec, top_k: int, mode: Mode,
+                threshold: float) -> Answer:
+        """Everything of `answer` after the encoder call, on one index version."""
+        hits, cands, x = self._candidates(index, q, top_k, mode, qvec)
         citations = [self._citation(index, n, h) for n, h in enumerate(hits, start=1)]
         message = TRUNCATED_MESSAGE if q.truncated else ""
         if not cands:
@@ -156,10 +210,12 @@ class SeedQA:
             location=chunk.location(sent.start, sent.end),
         )
 
-    def _candidates(self, index: Index, q, top_k: int, mode: str):
-        """The one encoder call of an answer, the ranked passages, and their candidate sentences
-        with features; lexical mode ranks without the vector but still scores sentences by it."""
-        qvec = self.encoder.encode_queries([q.search_text])[0]
+    def _candidates(self, index: Index, q, top_k: int, mode: str, qvec=None):
+        """The one encoder call of an answer (unless `qvec` is given), the ranked passages, and
+        their candidate sentences with features; lexical mode ranks without the vector but still
+        scores sentences by it."""
+        if qvec is None:
+            qvec = self.encoder.encode_queries([q.search_text])[0]
         lexical_weight = LEXICAL_WEIGHT if q.chinese else LEXICAL_WEIGHT_FOREIGN
         hits = rank(index, qvec, q.tokens, mode, top_k, lexical_weight)
         cands, x = candidates_and_features(index, q, qvec, hits)
@@ -211,3 +267,12 @@ class SeedQA:
             headings=c.headings,
             block=c.block,
         )
+
+
+def _each(value: object, n: int, scalar: tuple[type, ...]) -> list:
+    """`value` once per question: repeated when it is one value, else checked for length."""
+    if isinstance(value, scalar) or not isinstance(value, Sequence):
+        return [value] * n
+    if len(value) != n:
+        raise ValueError(f"{len(value)} option values for {n} questions")
+    return list(value)

@@ -19,7 +19,9 @@ offline_env()
 import contextlib  # noqa: E402
 import io  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator, Sequence  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -42,7 +44,18 @@ MODES: list[tuple[str, str]] = [
     ("关键词检索", Mode.LEXICAL.value),
 ]
 DEFAULT_TOP_K = 5
-CONCURRENCY = 8
+# Serving, measured with bench/bench_load.py (50 API users, 2 shared cores; notes in issue 15):
+# Gradio hands up to CONCURRENCY questions at once to worker threads, which mostly wait for an
+# `AnswerBatcher`; it runs ENGINE_WORKERS engine calls at a time (one per core), each answering
+# up to MAX_BATCH waiting questions, so a crowd costs ~17% less CPU per answer than one engine
+# call each.
+CONCURRENCY = 16
+MAX_BATCH = 16
+ENGINE_WORKERS = max(1, min(2, os.cpu_count() or 1))
+# Gradio's default ("auto") sends every queued request its queue position each time any request
+# starts: with 50 waiting users, ~50 messages per answer, most of the event loop's time. Nothing
+# here shows the position (progress is hidden), so it is sent on joining and every few seconds.
+STATUS_UPDATE_S = 5.0
 # Upload limits: embedding runs at about 20 passages a second on 2 cores, so a 50 MB document
 # already takes many minutes; both are flags of `seedqa chat`.
 MAX_UPLOAD_MB = 50
@@ -159,6 +172,110 @@ def _doc_names(engine: Answerer) -> list[str]:
     return sorted({str(getattr(c, "doc", "")) for c in (getattr(engine, "chunks", None) or [])})
 
 
+class _Job:
+    """One caller's question in an `AnswerBatcher`: its arguments, then its answer or error."""
+
+    __slots__ = ("args", "wake", "done", "result", "error")
+
+    def __init__(self, args: tuple) -> None:
+        self.args = args
+        self.wake = threading.Event()
+        self.done = False
+        self.result: Answer | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> Answer:
+        if self.error is not None:
+            raise self.error
+        if self.result is None:
+            raise RuntimeError("the question was not answered")
+        return self.result
+
+
+class AnswerBatcher:
+    """Lets callers on many threads share `engine.answer_batch` calls, each still getting exactly
+    its own answer or its own error.
+
+    Why not Gradio's `batch=True`: a batched function can only fail as a whole, so one request
+    with a bad option would fail every request batched with it; here a failed group is answered
+    again one question at a time. Why no waiting window: a caller that finds a free worker
+    slot answers at once (alone, a batch of one: no added latency); callers that arrive while
+    `workers` groups are running queue up and go together in the next group.
+    """
+
+    def __init__(self, engine: Any, max_batch: int = MAX_BATCH,
+                 workers: int = ENGINE_WORKERS) -> None:
+        self.engine = engine
+        self.max_batch = max(1, int(max_batch))
+        self.workers = max(1, int(workers))
+        self._lock = threading.Lock()
+        self._waiting: list[_Job] = []
+        self._busy = 0
+        self.groups = 0  # engine calls made, and questions answered in them: for tests
+        self.answered = 0
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[str] | None = None,
+        top_k: int = DEFAULT_TOP_K,
+        mode: str = "hybrid",
+        threshold: float | None = None,
+    ) -> Answer:
+        """What `engine.answer(question, history, top_k, mode, threshold)` returns or raises."""
+        job = _Job((question, history, top_k, mode, threshold))
+        with self._lock:
+            lead = self._busy < self.workers
+            if lead:
+                self._busy += 1
+            else:
+                self._waiting.append(job)
+        if not lead:
+            job.wake.wait()  # answered in someone's group, or handed a worker slot
+        if not job.done:
+            self._lead(job)
+        return job.outcome()
+
+    def _lead(self, job: _Job) -> None:
+        """Answer `job` with the oldest waiting jobs, then hand the slot to the next one."""
+        with self._lock:
+            group = [job, *self._waiting[: self.max_batch - 1]]
+            del self._waiting[: self.max_batch - 1]
+        try:
+            self._answer(group)
+        finally:
+            with self._lock:
+                nxt = self._waiting.pop(0) if self._waiting else None
+                if nxt is None:
+                    self._busy -= 1
+                self.groups += 1
+                self.answered += len(group)
+            for j in group:
+                j.done = True
+                j.wake.set()
+            if nxt is not None:
+                nxt.wake.set()
+
+    def _answer(self, group: list[_Job]) -> None:
+        try:
+            cols = list(zip(*(j.args for j in group), strict=True))
+            answers = self.engine.answer_batch(*cols)
+            for j, a in zip(group, answers, strict=True):
+                j.result = a
+            return
+        except Exception as e:
+            if len(group) == 1:  # `answer_batch` of one raises what `answer` would
+                group[0].error = e
+                return
+            log.debug("a group of %d failed (%s); answering one by one", len(group), e)
+        for j in group:  # a bad option or a failure belongs to the one question that caused it
+            try:
+                j.result = self.engine.answer(j.args[0], history=j.args[1], top_k=j.args[2],
+                                              mode=j.args[3], threshold=j.args[4])
+            except Exception as e:
+                j.error = e
+
+
 def build_app(
     engine: Answerer,
     examples: Sequence[str] | None = None,
@@ -181,12 +298,15 @@ def build_app(
         examples = example_questions(engine, budget_s=example_budget_s)
     default_threshold = float(getattr(engine, "default_threshold", 0.5))
     shown_threshold = round(default_threshold, 2)
+    # engines that can answer several questions in one call share calls between users
+    answer = (AnswerBatcher(engine).answer if hasattr(engine, "answer_batch")
+              else engine.answer)
 
     def ask_engine(question: str, asked: Sequence[str], top_k: int, mode: str, threshold: float):
         # the slider shows the learned threshold rounded to its step; left there, the engine's
         # exact value applies, so the window answers exactly as the CLI and the API do
         t = float(threshold)
-        return engine.answer(
+        return answer(
             question,
             history=_history(asked) or None,
             top_k=top_k,
@@ -254,7 +374,7 @@ def build_app(
         if mode not in dict(MODES).values():
             raise gr.Error(f"mode must be one of {', '.join(m for _, m in MODES)}")
         try:
-            a = engine.answer(
+            a = answer(
                 question,
                 history=_history(history) or None,
                 top_k=top_k,
@@ -490,7 +610,13 @@ def launch(
     to the person who started it: where the app is, whether it is shared, whether it is protected.
     """
     out = out or sys.stdout
-    app.queue(default_concurrency_limit=CONCURRENCY, max_size=256)
+    # Gradio's monitoring summary (a pandas table of up to the last 10,000 requests, rebuilt
+    # after every request: ~5% of the server's CPU under load, growing with uptime) feeds only
+    # the monitoring dashboard, which is off; build it once in a billion requests, from one.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1")
+    app.queue(default_concurrency_limit=CONCURRENCY, max_size=256,
+              status_update_rate=STATUS_UPDATE_S)
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter):
         app.launch(
