@@ -116,7 +116,7 @@ def load_index(folder: Path, manifest: dict) -> Index:
 
 def _usable(
     index_dir: Path, encoder: Encoder, fp: str, report: bool, vector_store: str,
-    verify: bool = False, index_type: str = "auto",
+    verify: bool = False, index_type: str = "auto", lexical_store: str | None = None,
 ) -> Index | None:
     """The live version if it fits the documents, encoder and code, else None (saying why)."""
     folder = versioned.current_version(index_dir)
@@ -127,12 +127,16 @@ def _usable(
         return None
     try:
         manifest = versioned.read_manifest(folder, FORMAT)
+        if (manifest.get("stores") or {}).get(PASSAGES) == "milvus":
+            _check_milvus_encoder(index_dir, folder, encoder)
         if manifest.get("encoder") != encoder.id:
             raise StaleIndex(f"built with another encoder ({manifest.get('encoder')})")
         if manifest.get("fingerprint") != fp:
             raise StaleIndex("the documents changed")
         if (manifest.get("stores") or {}).get(PASSAGES) != vector_store:
             raise StaleIndex(f"built with another vector store ({manifest.get('stores')})")
+        if lexical_store and (manifest.get("stores") or {}).get(LEXICAL) != lexical_store:
+            raise StaleIndex(f"built with another lexical store ({manifest.get('stores')})")
         if manifest.get("pipeline") != pipeline_id():
             raise StaleIndex("built by another version of the loading/cleaning/chunking code")
         built = manifest.get("passage_index") or {}
@@ -159,10 +163,13 @@ def open_index(
     vector_store: str = DEFAULT_VECTOR_STORE,
     verify: bool = False,
     index_type: str = "auto",
+    lexical_store: str | None = None,
 ) -> Index:
     """The index for `docs` built with `encoder`, (re)building it when missing, stale or damaged.
 
     `vector_store` names the backend (`qa.stores.VECTOR_STORES`) that holds the vectors;
+    `lexical_store` the keyword one (default: the one that goes with `vector_store`, e.g. BM25
+    in Milvus beside Milvus; `bm25` keeps it in local files, for a server without BM25);
     `verify` hashes every index file even when the index is large (`VERIFY_CONTENT_MAX_BYTES`).
     """
     docs = Path(docs)
@@ -176,7 +183,8 @@ def open_index(
     digests = file_digests(docs, files, known=_live_manifest(index_dir))
     fp = fingerprint(digests)
     if not rebuild:
-        found = _usable(index_dir, encoder, fp, progress, vector_store, verify, index_type)
+        found = _usable(index_dir, encoder, fp, progress, vector_store, verify, index_type,
+                        lexical_store)
         if found is not None:
             return found
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -187,13 +195,13 @@ def open_index(
     with versioned.locked(index_dir / versioned.LOCK, on_wait=waiting):
         # the other process may have built it meanwhile
         found = None if rebuild else _usable(index_dir, encoder, fp, False, vector_store, verify,
-                                             index_type)
+                                             index_type, lexical_store)
         if found is not None:
             return found
         previous = None if rebuild else _reusable_version(index_dir)
         folder = build_index(docs, index_dir, encoder, progress=progress, files=files,
                              digests=digests, stats=stats, previous=previous,
-                             vector_store=vector_store,
+                             vector_store=vector_store, lexical_store=lexical_store,
                              index_type=index_type)
         return load_index(folder, versioned.read_manifest(folder, FORMAT))
 
@@ -224,3 +232,78 @@ def _reusable_version(index_dir: Path) -> Path | None:
     except StaleIndex:
         return None
     return folder
+
+
+# -- an index whose stores live in Milvus: the set's live record (`qa.stores.milvus_live`) ------
+
+
+def _milvus_client(index_dir: Path, folder: Path | None = None):
+    """`(client, uri)` of the Milvus an index folder uses: `SEEDQA_MILVUS_URI`, else the URI the
+    version `folder` recorded, else the milvus-lite file beside the versions."""
+    from qa.stores.milvus_store import FILE, _connect, _resolve
+
+    recorded = None
+    if folder is not None:
+        try:
+            recorded = json.loads((folder / PASSAGES / FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StaleIndex(f"{PASSAGES}/{FILE} unreadable ({exc.__class__.__name__})") from exc
+    uri, _ = _resolve(Path(index_dir) / "_" / PASSAGES, recorded)
+    return _connect(uri), uri
+
+
+def _check_milvus_encoder(index_dir: Path, folder: Path, encoder: Encoder) -> None:
+    """A one-line `SeedQAError` when the set live in Milvus was built with another encoder (a
+    silent rebuild would switch every other reader of a shared Milvus to this one)."""
+    from qa.stores.milvus_live import check_encoder, resolve, set_name
+
+    client, uri = _milvus_client(index_dir, folder)
+    name = set_name(index_dir)
+    check_encoder(resolve(client, uri, name), encoder.id, name, uri)
+
+
+def live_version(index_dir: Path) -> str | None:
+    """The version folder Milvus names live for `index_dir` (alias or `seedqa_live` record), or
+    None when no build has published one: what a long-running reader compares with the version
+    it has open to know when to reopen."""
+    from qa.stores.milvus_live import resolve, set_name
+
+    client, uri = _milvus_client(index_dir)
+    record = resolve(client, uri, set_name(index_dir))
+    return record["version"] if record else None
+
+
+def open_live(index_dir: Path, encoder: Encoder, verify: bool = False) -> Index:
+    """The version Milvus names live for `index_dir`, read without looking at the documents:
+    what a reader that must not build opens, resolving through Milvus rather than `CURRENT`.
+
+    The version is pinned on open (its concrete collections), so a rebuild switching the set
+    meanwhile never mixes two builds in one answer; a version removed between the lookup and
+    the read (a rebuild finished just then) is looked up again.
+    """
+    from qa.stores.milvus_live import check_encoder, resolve, set_name
+
+    index_dir = Path(index_dir)
+    client, uri = _milvus_client(index_dir)
+    name = set_name(index_dir)
+    why = ""
+    for _ in range(3):
+        record = resolve(client, uri, name)
+        if record is None:
+            raise SeedQAError(f"no version of {index_dir} is live in Milvus at {uri} (set {name}); "
+                              "build it first with: seedqa index --store milvus")
+        check_encoder(record, encoder.id, name, uri)
+        folder = index_dir / record["version"]
+        try:
+            manifest = versioned.read_manifest(folder, FORMAT)
+            versioned.verify(folder, manifest, content=_hash_at_open(manifest, verify))
+            index = load_index(folder, manifest)
+        except StaleIndex as exc:
+            why = str(exc)
+            continue
+        if getattr(index.passages, "_collection", None) != record["collections"]["passages"]:
+            why = "its folder names other collections than Milvus"
+            continue
+        return index
+    raise SeedQAError(f"the version Milvus names live for {index_dir} ({uri}, set {name}) cannot "
+                      f"be read: {why}; rebuild the index")

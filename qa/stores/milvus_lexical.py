@@ -289,7 +289,8 @@ class MilvusBm25Store:
             self._uri, self._default = _resolve(folder)
             self._owner = str(folder.resolve().parent.parent)
             self._client = _connect(self._uri)
-            sweep(self._client, Path(self._owner), {self._collection, self._df_collection})
+            sweep(self._client, Path(self._owner), {self._collection, self._df_collection},
+                  self._uri or "")
             self._create_collections()
             pending, self._pending, self._memory = self._pending or {}, None, None
             if pending:

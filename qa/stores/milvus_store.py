@@ -262,13 +262,48 @@ class MilvusStore:
         client, self._client = self._client, None
         release(client, self._uri)
 
+    # -- the live set (`qa.stores.milvus_live`) -----------------------------------------------
+
+    @property
+    def client(self):
+        """The `MilvusClient` of a saved or loaded store (None before the first save)."""
+        return self._client
+
+    @property
+    def uri(self) -> str | None:
+        return self._uri
+
+    @property
+    def set_name(self) -> str:
+        """The name of this index folder's set in Milvus (alias on a server)."""
+        from qa.stores.milvus_live import set_name
+
+        return set_name(Path(self._owner or "."))
+
+    def publish(self, version: Path, manifest: dict) -> None:
+        """Make the collections of the sealed version folder `version` (this store's and those
+        of its sibling stores on Milvus) the live set of its index folder. Called by the build
+        once the version is complete and before `CURRENT` names it."""
+        from qa.stores.milvus_live import publish
+
+        collections: dict[str, object] = {}
+        for rec in sorted(Path(version).glob(f"*/{FILE}")):
+            record = json.loads(rec.read_text(encoding="utf-8"))
+            collections[rec.parent.name] = record.get("collections") or record["collection"]
+        collections["passages"] = self._collection
+        publish(self._client, self._uri, self.set_name, {
+            "version": Path(version).name, "collections": collections,
+            "encoder": manifest.get("encoder"), "dim": manifest.get("dim"),
+            "pipeline": manifest.get("pipeline"), "stores": manifest.get("stores"),
+            "built_at": manifest.get("built_at")})
+
     # -- housekeeping ----------------------------------------------------------------------
 
     _owner: str | None = None
 
     def _sweep(self, folder: Path) -> None:
         """Drop the collections this index folder created for versions since deleted."""
-        sweep(self._client, Path(self._owner), {self._collection})
+        sweep(self._client, Path(self._owner), {self._collection}, self._uri or "")
 
 
 def release(client, uri: str | None) -> None:
@@ -285,27 +320,40 @@ def release(client, uri: str | None) -> None:
             server_manager_instance.release_server(uri)
 
 
-def sweep(client, index_dir: Path, keep: set[str]) -> None:
+def sweep(client, index_dir: Path, keep: set[str], uri: str = "") -> None:
     """Drop the collections the index folder `index_dir` created for versions since deleted.
 
     A collection is ours when its description is this index folder; it is live while some
     `<index_dir>/<version>/<store>/milvus.json` (a staging one included) names it, under
     `collection` or, for a store of several collections, `collections`; `keep` are the
-    collections being created now. Shared by every store on Milvus, so one store's save never
-    drops another's collections.
+    collections being created now; the collections the set's live record names (on Milvus at
+    `uri`, `qa.stores.milvus_live`) are kept too. Shared by every store on Milvus, so one store's
+    save never drops another's collections.
     """
+    from qa.stores.milvus_live import forget, resolve, set_name
+
     live = set(keep)
+    try:  # what the set names live is never dropped, whatever the local folders say
+        current = resolve(client, uri, set_name(index_dir)) or {}
+        for names in (current.get("collections") or {}).values():
+            live.update([names] if isinstance(names, str) else names)
+    except Exception:
+        pass
     for rec in index_dir.glob(f"*/*/{FILE}"):
         try:
             record = json.loads(rec.read_text(encoding="utf-8"))
             live.update(record.get("collections") or [record["collection"]])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
+    dropped = []
     try:
         for name in client.list_collections():
             if not name.startswith(PREFIX) or name in live:
                 continue
             if client.describe_collection(name).get("description") == str(index_dir):
                 client.drop_collection(name)
+                dropped.append(name)
     except Exception:  # housekeeping only: never fail a build over it
-        return
+        pass
+    forget(client, dropped)
+
