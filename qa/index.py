@@ -298,7 +298,11 @@ def open_live(index_dir: Path, encoder: Encoder, verify: bool = False) -> Index:
             manifest = versioned.read_manifest(folder, FORMAT)
             versioned.verify(folder, manifest, content=_hash_at_open(manifest, verify))
             index = load_index(folder, manifest)
-        except StaleIndex as exc:
+            if len(index.chunks):
+                # opens the chunk file now: a rebuild may remove the folder once it switches,
+                # and an open file outlives that (as the memory-mapped BM25 matrix does)
+                index.chunks[0]  # noqa: B018
+        except (StaleIndex, OSError) as exc:
             why = str(exc)
             continue
         if getattr(index.passages, "_collection", None) != record["collections"]["passages"]:
