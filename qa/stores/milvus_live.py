@@ -163,5 +163,5 @@ def check_encoder(record: dict | None, encoder_id: str, name: str, uri: str) -> 
         return
     raise SeedQAError(
         f"the Milvus collection {record['collections']['passages']} (set {name} at {uri}) was "
-        f"built with encoder {record.get('encoder')}, not {encoder_id}; use that encoder, or "
-        "rebuild with --rebuild to switch every reader of this index to this one")
+        f"built with encoder {record.get('encoder')}, not {encoder_id}; use that encoder "
+        "(--model), or rebuild with --rebuild to switch every reader of this index to this one")
