@@ -276,6 +276,8 @@ def live_version(index_dir: Path) -> str | None:
 def open_live(index_dir: Path, encoder: Encoder, verify: bool = False) -> Index:
     """The version Milvus names live for `index_dir`, read without looking at the documents:
     what a reader that must not build opens, resolving through Milvus rather than `CURRENT`.
+    Without that version's folder here (another machine), everything comes from Milvus
+    (`_remote_index`).
 
     The version is pinned on open (its concrete collections), so a rebuild switching the set
     meanwhile never mixes two builds in one answer; a version removed between the lookup and
@@ -294,6 +296,8 @@ def open_live(index_dir: Path, encoder: Encoder, verify: bool = False) -> Index:
                               "build it first with: seedqa index --store milvus")
         check_encoder(record, encoder.id, name, uri)
         folder = index_dir / record["version"]
+        if not folder.is_dir() and record.get("chunks") is not None:
+            return _remote_index(record, client, uri, index_dir, name)
         try:
             manifest = versioned.read_manifest(folder, FORMAT)
             versioned.verify(folder, manifest, content=_hash_at_open(manifest, verify))
@@ -311,3 +315,37 @@ def open_live(index_dir: Path, encoder: Encoder, verify: bool = False) -> Index:
         return index
     raise SeedQAError(f"the version Milvus names live for {index_dir} ({uri}, set {name}) cannot "
                       f"be read: {why}; rebuild the index")
+
+
+def _remote_index(record: dict, client, uri: str, index_dir: Path, name: str) -> Index:
+    """The live version from Milvus alone: vectors, BM25, chunk records, sentence offsets and
+    jieba terms (`qa.stores.milvus_chunks`); only the encoder is local."""
+    from qa.stores import milvus_chunks
+    from qa.stores.milvus_lexical import MilvusBm25Store
+    from qa.stores.milvus_live import LIVE
+    from qa.stores.milvus_store import MilvusStore, _one_line
+
+    stores, cols = record.get("stores") or {}, record["collections"]
+    if stores.get(SENTENCES) != "milvus" or stores.get(LEXICAL) != "milvus-bm25":
+        raise SeedQAError(f"the live version of {name} at {uri} keeps part of its index outside "
+                          f"Milvus ({stores}); open it where its index folder is")
+    dim, n = int(record["dim"]), int(record["chunks"])
+    passages = MilvusStore.attach(uri, cols["passages"], dim)
+    sentences = MilvusStore.attach(uri, cols["sentences"], dim)
+    lexical_cols = cols["lexical"]
+    lexical = MilvusBm25Store.attach(
+        uri, lexical_cols[0] if isinstance(lexical_cols, list) else lexical_cols)
+    try:
+        offsets = milvus_chunks.read_offsets(client, cols["chunks"], n, int(record["sentences"]))
+        terms = milvus_chunks.read_terms(client, LIVE, cols["passages"],
+                                         int(record["terms_parts"]))
+    except Exception as exc:
+        raise SeedQAError(f"cannot read the chunks of {name} from Milvus at {uri}: "
+                          f"{_one_line(exc)}; rebuild the index") from exc
+    if len(passages) != n or len(lexical) != n or len(sentences) != offsets[-1]:
+        raise SeedQAError(f"the collections of {name} at {uri} disagree with its record; "
+                          "rebuild the index")
+    add_words(terms)  # jieba must split questions as it split these documents
+    chunks = milvus_chunks.MilvusChunks(client, cols["chunks"], n)
+    return Index(index_dir / record["version"], record["manifest"], chunks, passages, sentences,
+                 offsets, lexical)

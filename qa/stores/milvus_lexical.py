@@ -319,6 +319,20 @@ class MilvusBm25Store:
             store._call("load_collection", store._client.load_collection, name)
         return store
 
+    @classmethod
+    def attach(cls, uri: str, collection: str) -> MilvusBm25Store:
+        """The store over existing collections named by a live record, with no local folder."""
+        store = cls()
+        store._pending = None
+        store._uri, store._default = uri, False
+        store._collection = collection
+        store._client = _connect(uri)
+        for name in (store._collection, store._df_collection):
+            if not store._call("has_collection", store._client.has_collection, name):
+                raise SeedQAError(f"Milvus at {uri} has no collection {name}; rebuild the index")
+            store._call("load_collection", store._client.load_collection, name)
+        return store
+
     def close(self) -> None:
         """Let go of Milvus; for a milvus-lite file, release it for other processes (this ends
         every store of this process on that file)."""

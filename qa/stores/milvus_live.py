@@ -24,19 +24,28 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
 from qa.core.errors import SeedQAError
 
 LIVE = "seedqa_live"
+SET_ENV = "SEEDQA_MILVUS_SET"
 SET_PREFIX = "seedqa_set_"
 MAX_RECORD = 65535
 
 
 def set_name(index_dir: Path) -> str:
-    """The name of an index folder's set in Milvus (its alias on a server): a hash of the folder's
-    absolute path, so two documents folders never share one and a rebuild keeps its name."""
+    """The name of an index folder's set in Milvus (its alias on a server): `SEEDQA_MILVUS_SET`
+    when set (the same name on every machine), else a hash of the folder's absolute path, so two
+    documents folders never share one and a rebuild keeps its name."""
+    named = os.environ.get(SET_ENV, "").strip()
+    if named:
+        if not named.replace("_", "").isalnum() or not named[0].isalpha() or len(named) > 200:
+            raise SeedQAError(f"{SET_ENV}={named} must be letters, digits and underscores, "
+                              "starting with a letter")
+        return named
     digest = hashlib.sha256(str(Path(index_dir).resolve()).encode()).hexdigest()[:16]
     return f"{SET_PREFIX}{digest}"
 
@@ -94,12 +103,15 @@ def _put(client, name: str, record: dict) -> None:
     client.upsert(LIVE, [{"name": name, "record": text, "unused": [0.0, 0.0]}])
 
 
-def publish(client, uri: str, name: str, record: dict) -> None:
+def publish(client, uri: str, name: str, record: dict, rows: list[dict] = ()) -> None:
     """Make the collections of `record` (keys `collections` with `passages`, `version`,
-    `encoder`, ...) the live ones of set `name`: describe them first, then switch in one step."""
+    `encoder`, ...) the live ones of set `name`: describe them first (with `rows`, more
+    `seedqa_live` rows of this build), then switch in one step."""
     primary = record["collections"]["passages"]
     try:
         _ensure(client)
+        for row in rows:
+            client.upsert(LIVE, [row])
         _put(client, primary, {**record, "set": name})
         if uses_aliases(uri):
             with _quiet():
@@ -151,6 +163,8 @@ def forget(client, names: list[str]) -> None:
     try:
         if names and client.has_collection(LIVE):
             client.delete(LIVE, ids=list(names))
+            for name in names:  # and the rows of their builds (`qa.stores.milvus_chunks`)
+                client.delete(LIVE, filter=f'name like "{name}#%"')
     except Exception:
         return
 

@@ -284,18 +284,47 @@ class MilvusStore:
         """Make the collections of the sealed version folder `version` (this store's and those
         of its sibling stores on Milvus) the live set of its index folder. Called by the build
         once the version is complete and before `CURRENT` names it."""
+        from qa.index_build import SENTENCE_OFFSETS, TERMS
+        from qa.stores import milvus_chunks
         from qa.stores.milvus_live import publish
 
+        version = Path(version)
         collections: dict[str, object] = {}
-        for rec in sorted(Path(version).glob(f"*/{FILE}")):
+        for rec in sorted(version.glob(f"*/{FILE}")):
             record = json.loads(rec.read_text(encoding="utf-8"))
             collections[rec.parent.name] = record.get("collections") or record["collection"]
         collections["passages"] = self._collection
+        # the chunk records and jieba terms too, so a process without the folder can answer
+        offsets = np.load(version / SENTENCE_OFFSETS)
+        terms = json.loads((version / TERMS).read_text(encoding="utf-8"))
+        collections["chunks"] = milvus_chunks.chunks_collection(self._collection)
+        self._call("insert of the chunk records", milvus_chunks.write, self._client,
+                   collections["chunks"], self._owner or "", version, offsets)
+        rows = milvus_chunks.terms_rows(self._collection, terms)
+        # what a reader needs of the manifest: not the per-file digests and checksums
+        slim = {k: v for k, v in manifest.items()
+                if k not in ("digests", "stats", "checksums", "sizes")}
+        slim["skipped"] = list(slim.get("skipped") or [])[:100]
         publish(self._client, self._uri, self.set_name, {
-            "version": Path(version).name, "collections": collections,
+            "version": version.name, "collections": collections,
             "encoder": manifest.get("encoder"), "dim": manifest.get("dim"),
             "pipeline": manifest.get("pipeline"), "stores": manifest.get("stores"),
-            "built_at": manifest.get("built_at")})
+            "built_at": manifest.get("built_at"), "manifest": slim,
+            "chunks": int(len(offsets) - 1), "sentences": int(offsets[-1]),
+            "terms_parts": len(rows)}, rows)
+
+    @classmethod
+    def attach(cls, uri: str, collection: str, dim: int) -> MilvusStore:
+        """The store over an existing collection named by a live record, with no local folder."""
+        store = cls(dim)
+        store._pending = None
+        store._uri, store._default = uri, False
+        store._collection = collection
+        store._client = _connect(uri)
+        if not store._call("has_collection", store._client.has_collection, collection):
+            raise SeedQAError(f"Milvus at {uri} has no collection {collection}; rebuild the index")
+        store._call("load_collection", store._client.load_collection, collection)
+        return store
 
     # -- housekeeping ----------------------------------------------------------------------
 

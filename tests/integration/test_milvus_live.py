@@ -51,9 +51,9 @@ def test_rebuild_switches_the_live_record_after_the_new_collections_are_complete
     record = resolve(client, str(idx / DB), set_name(idx))
     assert record["encoder"] == FakeEncoder.id and record["dim"] == FakeEncoder.dim
     assert record["pipeline"] == first.manifest["pipeline"]
-    assert set(record["collections"]) == {"passages", "sentences", "lexical"}
+    assert set(record["collections"]) == {"passages", "sentences", "lexical", "chunks"}
     assert record["collections"]["passages"] == first.passages._collection
-    old = _collections(first.folder)
+    old = _collections(first.folder) | {record["collections"]["chunks"]}
     before = SeedQA(first, FakeEncoder(), docs).answer(Q, threshold=0.0).to_json()
 
     # a reader that must not build opens what Milvus names live, with the same answers
@@ -114,3 +114,55 @@ def test_nothing_published_is_a_one_line_error(tmp_path):
     from milvus_lite.server_manager import server_manager_instance
 
     server_manager_instance.release_server(str(idx / DB))
+
+
+REMOTE = """
+import json, sys
+from pathlib import Path
+from qa.engine import SeedQA
+from qa.index import open_live
+from tests.fakes import FakeEncoder
+index = open_live(Path(sys.argv[1]), FakeEncoder())
+engine = SeedQA(index, FakeEncoder(), Path(sys.argv[2]))
+print(json.dumps({"version": index.folder.name, "chunks": type(index.chunks).__name__,
+                  "answers": [engine.answer(q, threshold=0.0).to_json()
+                              for q in json.loads(sys.argv[3])]}, ensure_ascii=False))
+"""
+
+
+def test_a_process_without_the_index_folder_answers_from_milvus_alone(tmp_path, monkeypatch):
+    """Chunk records, sentence offsets and jieba terms are in Milvus too: a process with only the
+    encoder and the Milvus file (moved elsewhere, the index and documents folders deleted)
+    answers exactly as the local index, the set named the same on both sides."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("SEEDQA_MILVUS_SET", "seedqa_test_shared")
+    docs, idx = tmp_path / "docs", tmp_path / "idx"
+    docs.mkdir()
+    (docs / "a.txt").write_text(DOC, encoding="utf-8")
+    (docs / "b.txt").write_text(MOLDS, encoding="utf-8")
+    questions = [Q, "商会成立于哪一年？", "会长是谁？", "总部设在哪里？", "模具产值占多少？"]
+    local = open_index(docs, idx, FakeEncoder(), progress=False, vector_store="milvus")
+    engine = SeedQA(local, FakeEncoder(), docs)
+    want = [engine.answer(q, threshold=0.0).to_json() for q in questions]
+    version = local.folder.name
+    _release(local)
+    remote = tmp_path / "elsewhere"
+    remote.mkdir()
+    shutil.move(idx / DB, remote / DB)
+    shutil.rmtree(idx)
+    shutil.rmtree(docs)
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "SEEDQA_MILVUS_URI": str(remote / DB)}
+    out = subprocess.run([sys.executable, "-c", REMOTE, str(tmp_path / "no-index"),
+                          str(tmp_path / "no-docs"), json.dumps(questions)],
+                         capture_output=True, text=True, env=env, cwd=root, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["version"] == version and got["chunks"] == "MilvusChunks"
+    assert got["answers"] == want
+    assert "近2000家" in got["answers"][0]["answer"]
