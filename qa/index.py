@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunk_table import ChunkTable
+from qa.chunk_table import ChunkTable, chunk_from
 from qa.core import versioned
 from qa.core.errors import SeedQAError, StaleIndex
 from qa.core.protocols import Encoder, LexicalStore, VectorStore
@@ -323,7 +323,8 @@ def _remote_index(record: dict, client, uri: str, index_dir: Path, name: str) ->
     from qa.stores import milvus_chunks
     from qa.stores.milvus_lexical import MilvusBm25Store
     from qa.stores.milvus_live import LIVE
-    from qa.stores.milvus_store import MilvusStore, _one_line
+    from qa.stores.milvus_live import one_line as _one_line
+    from qa.stores.milvus_store import MilvusStore
 
     stores, cols = record.get("stores") or {}, record["collections"]
     if stores.get(SENTENCES) != "milvus" or stores.get(LEXICAL) != "milvus-bm25":
@@ -346,6 +347,6 @@ def _remote_index(record: dict, client, uri: str, index_dir: Path, name: str) ->
         raise SeedQAError(f"the collections of {name} at {uri} disagree with its record; "
                           "rebuild the index")
     add_words(terms)  # jieba must split questions as it split these documents
-    chunks = milvus_chunks.MilvusChunks(client, cols["chunks"], n)
+    chunks = milvus_chunks.MilvusChunks(client, cols["chunks"], n, chunk_from)
     return Index(index_dir / record["version"], record["manifest"], chunks, passages, sentences,
                  offsets, lexical)

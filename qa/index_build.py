@@ -355,7 +355,8 @@ def build_index(
         publish = getattr(store, "publish", None)
         if publish is not None:
             try:
-                publish(final, manifest)
+                publish(final, manifest, chunks=final / CHUNKS, sentence_offsets=offsets,
+                        terms=list(terms))
             except BaseException:
                 shutil.rmtree(final, ignore_errors=True)
                 raise

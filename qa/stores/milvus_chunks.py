@@ -14,16 +14,17 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from qa.chunk_table import CACHE_SIZE, CHUNKS, chunk_from
 from qa.core.errors import SeedQAError
 from qa.core.records import Chunk
 
 MAX_RECORD = 65535  # bytes of a VARCHAR field
+BATCH = 2000  # rows per insert
+CACHE_SIZE = 4096  # chunks kept, as `qa.chunk_table.ChunkTable` keeps them
 GET_BATCH = 1000
 TERMS_PART = 60000  # characters of the terms' JSON per `seedqa_live` row
 
@@ -32,11 +33,10 @@ def chunks_collection(passages: str) -> str:
     return f"{passages}_chunks"
 
 
-def write(client, collection: str, owner: str, version: Path, offsets: np.ndarray) -> None:
-    """Create `collection` and copy the chunk records of the version folder `version` into it."""
+def write(client, collection: str, owner: str, chunks: Path, offsets: np.ndarray) -> None:
+    """Create `collection` and copy the chunk records of the file `chunks` (one JSON line per
+    chunk, in id order: a version's `chunks.jsonl`) into it."""
     from pymilvus import DataType, MilvusClient
-
-    from qa.stores.milvus_store import BATCH
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
                                         description=owner)  # swept as the set's other collections
@@ -50,7 +50,7 @@ def write(client, collection: str, owner: str, version: Path, offsets: np.ndarra
                              consistency_level="Strong")
     client.load_collection(collection)
     rows: list[dict] = []
-    with open(Path(version) / CHUNKS, encoding="utf-8") as fh:
+    with open(chunks, encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             record = line.rstrip("\n")
             if len(record.encode("utf-8")) > MAX_RECORD:
@@ -95,8 +95,9 @@ def read_offsets(client, collection: str, n: int, total: int) -> np.ndarray:
 class MilvusChunks(Sequence[Chunk]):
     """The chunks of a version in Milvus as a read-only sequence, each fetched on first access."""
 
-    def __init__(self, client, collection: str, n: int) -> None:
-        self._client, self._collection, self._n = client, collection, int(n)
+    def __init__(self, client, collection: str, n: int, parse: Callable[[dict], Chunk]) -> None:
+        """`parse` turns a record back into a `Chunk` (`qa.chunk_table.chunk_from`)."""
+        self._client, self._collection, self._n, self._parse = client, collection, int(n), parse
         self._cache: OrderedDict[int, Chunk] = OrderedDict()
         self._lock = threading.Lock()  # the chat answers from several threads
 
@@ -105,7 +106,7 @@ class MilvusChunks(Sequence[Chunk]):
 
     def _fetch(self, ids: list[int]) -> dict[int, Chunk]:
         rows = self._client.get(self._collection, ids=ids, output_fields=["record"])
-        return {int(r["id"]): chunk_from(json.loads(r["record"])) for r in rows}
+        return {int(r["id"]): self._parse(json.loads(r["record"])) for r in rows}
 
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):

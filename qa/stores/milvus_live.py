@@ -27,6 +27,7 @@ import logging
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from qa.core.errors import SeedQAError
 
@@ -50,11 +51,23 @@ def set_name(index_dir: Path) -> str:
     return f"{SET_PREFIX}{digest}"
 
 
+_SERVER_SCHEMES = ("http", "https", "tcp", "grpc", "unix")
+
+
+def is_server(uri: str) -> bool:
+    """A server URI (`http://host:19530`), not a milvus-lite file."""
+    return urlparse(uri).scheme.lower() in _SERVER_SCHEMES
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of a Milvus error, for a one-line `SeedQAError`."""
+    text = str(getattr(exc, "message", "") or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def uses_aliases(uri: str) -> bool:
     """Servers move an alias; milvus-lite, which has none, upserts a row instead."""
-    from qa.stores.milvus_store import _is_server
-
-    return _is_server(uri)
+    return is_server(uri)
 
 
 @contextmanager
@@ -127,10 +140,8 @@ def publish(client, uri: str, name: str, record: dict, rows: list[dict] = ()) ->
         else:
             _put(client, name, {"live": primary})
     except Exception as exc:
-        from qa.stores.milvus_store import _one_line
-
         raise SeedQAError(f"could not switch Milvus set {name} at {uri} to {primary}: "
-                          f"{_one_line(exc)}; the previous version stays live") from exc
+                          f"{one_line(exc)}; the previous version stays live") from exc
 
 
 def resolve(client, uri: str, name: str) -> dict | None:
@@ -149,10 +160,8 @@ def resolve(client, uri: str, name: str) -> dict | None:
             return None
         record = _row(client, primary)
     except Exception as exc:
-        from qa.stores.milvus_store import _one_line
-
         raise SeedQAError(f"cannot read which collections of {name} are live at {uri}: "
-                          f"{_one_line(exc)}; check the server, or rebuild the index") from exc
+                          f"{one_line(exc)}; check the server, or rebuild the index") from exc
     if record is not None:
         record["collections"]["passages"] = primary
     return record

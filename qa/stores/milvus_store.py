@@ -32,11 +32,14 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlparse
 
 import numpy as np
 
 from qa.core.errors import SeedQAError
+from qa.stores import milvus_chunks
+from qa.stores.milvus_live import forget, publish, resolve, set_name
+from qa.stores.milvus_live import is_server as _is_server
+from qa.stores.milvus_live import one_line as _one_line
 
 FILE = "milvus.json"
 DB = "milvus.db"
@@ -44,13 +47,6 @@ PREFIX = "seedqa_"
 URI_ENV, TOKEN_ENV, TIMEOUT_ENV = "SEEDQA_MILVUS_URI", "SEEDQA_MILVUS_TOKEN", "SEEDQA_MILVUS_TIMEOUT"
 BATCH = 2000
 MAX_TOPK = 16384  # Milvus' limit on k
-_SERVER_SCHEMES = ("http", "https", "tcp", "grpc", "unix")
-
-
-def _is_server(uri: str) -> bool:
-    return urlparse(uri).scheme.lower() in _SERVER_SCHEMES
-
-
 def _resolve(folder: Path, recorded: dict | None = None) -> tuple[str, bool]:
     """`(uri, is_default)`: the environment wins, then a URI recorded at save, then the
     milvus-lite file beside the index versions."""
@@ -94,11 +90,6 @@ def _connect(uri: str):
                 f"{URI_ENV} (and {TOKEN_ENV} for a secured server)") from exc
         finally:
             quiet.setLevel(level)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class MilvusStore:
@@ -276,30 +267,25 @@ class MilvusStore:
     @property
     def set_name(self) -> str:
         """The name of this index folder's set in Milvus (alias on a server)."""
-        from qa.stores.milvus_live import set_name
-
         return set_name(Path(self._owner or "."))
 
-    def publish(self, version: Path, manifest: dict) -> None:
+    def publish(self, version: Path, manifest: dict, *, chunks: Path,
+                sentence_offsets: np.ndarray, terms: list[str]) -> None:
         """Make the collections of the sealed version folder `version` (this store's and those
-        of its sibling stores on Milvus) the live set of its index folder. Called by the build
-        once the version is complete and before `CURRENT` names it."""
-        from qa.index_build import SENTENCE_OFFSETS, TERMS
-        from qa.stores import milvus_chunks
-        from qa.stores.milvus_live import publish
-
+        of its sibling stores on Milvus) the live set of its index folder, with the version's
+        chunk records (the file `chunks`), sentence offsets and jieba terms copied in, so a
+        process without the folder can answer. Called by the build once the version is complete
+        and before `CURRENT` names it."""
         version = Path(version)
         collections: dict[str, object] = {}
         for rec in sorted(version.glob(f"*/{FILE}")):
             record = json.loads(rec.read_text(encoding="utf-8"))
             collections[rec.parent.name] = record.get("collections") or record["collection"]
         collections["passages"] = self._collection
-        # the chunk records and jieba terms too, so a process without the folder can answer
-        offsets = np.load(version / SENTENCE_OFFSETS)
-        terms = json.loads((version / TERMS).read_text(encoding="utf-8"))
+        offsets = np.asarray(sentence_offsets, dtype=np.int64)
         collections["chunks"] = milvus_chunks.chunks_collection(self._collection)
         self._call("insert of the chunk records", milvus_chunks.write, self._client,
-                   collections["chunks"], self._owner or "", version, offsets)
+                   collections["chunks"], self._owner or "", chunks, offsets)
         rows = milvus_chunks.terms_rows(self._collection, terms)
         # what a reader needs of the manifest: not the per-file digests and checksums
         slim = {k: v for k, v in manifest.items()
@@ -359,8 +345,6 @@ def sweep(client, index_dir: Path, keep: set[str], uri: str = "") -> None:
     `uri`, `qa.stores.milvus_live`) are kept too. Shared by every store on Milvus, so one store's
     save never drops another's collections.
     """
-    from qa.stores.milvus_live import forget, resolve, set_name
-
     live = set(keep)
     try:  # what the set names live is never dropped, whatever the local folders say
         current = resolve(client, uri, set_name(index_dir)) or {}
