@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = "宁波商会成立于2001年。\n\n商会现有会员320家，会长是王立。\n\n总部设在江北区。\n"
 MOLDS = "北仑区是模具之乡。\n\n北仑模具企业有近2000家。\n\n模具产值占全省三成。\n"
 QUESTIONS = ["北仑有多少家模具企业？", "商会成立于哪一年？", "会长是谁？", "总部设在哪里？"]
-ROUNDS_BEFORE = 3  # rounds each reader answers on the first version before the rebuild starts
+ROUNDS_BEFORE = 2  # rounds each reader answers on the first version before the rebuild starts
 
 READER = """
 import json, sys, time
@@ -40,7 +40,7 @@ idx, docs, stop, out = (Path(a) for a in sys.argv[1:5])
 questions = json.loads(sys.argv[5])
 index, engine, after_stop = None, None, 0
 with open(out, "w", encoding="utf-8") as fh:
-    while after_stop < 2:  # two full rounds once the rebuild is over
+    while after_stop < 1:  # a full round once the rebuild is over
         if stop.exists():
             after_stop += 1
         if index is None or live_version(idx) != index.folder.name:
@@ -123,9 +123,14 @@ def main(work: Path) -> None:
             refs[-1].mkdir()
             (refs[-1] / "a.txt").write_text(DOC, encoding="utf-8")
             (refs[-1] / "b.txt").write_text(molds, encoding="utf-8")
+        t1 = time.perf_counter()
         expected = json.loads(python(ANSWER, json.dumps(QUESTIONS), *map(str, refs), env=env))
+        reference = time.perf_counter() - t1
 
+        t1 = time.perf_counter()
         first = json.loads(python(BUILD, str(docs), str(idx), "milvus", env=env))
+        build = time.perf_counter() - t1
+        t1 = time.perf_counter()
         stop = work / "stop"
         outs = [work / f"reader-{i}.jsonl" for i in range(2)]
         readers = [subprocess.Popen([sys.executable, "-c", READER, str(idx), str(docs), str(stop),
@@ -137,15 +142,18 @@ def main(work: Path) -> None:
             if any(r.poll() is not None for r in readers):
                 break
             time.sleep(0.2)
+        readers_ready = time.perf_counter() - t1
         (docs / "b.txt").write_text(changed, encoding="utf-8")
         t1 = time.perf_counter()
         second = json.loads(python(BUILD, str(docs), str(idx), "milvus", env=env))
         rebuild = time.perf_counter() - t1
         stop.touch()
+        t1 = time.perf_counter()
         errors = []
         for r in readers:
             _, err = r.communicate(timeout=300)
             errors.append("" if r.returncode == 0 else err.strip()[-2000:])
+        drain = time.perf_counter() - t1
 
         from pymilvus import MilvusClient
 
@@ -154,7 +162,9 @@ def main(work: Path) -> None:
         client = MilvusClient(uri=env["SEEDQA_MILVUS_URI"])
         alias = client.describe_alias(set_name(idx))["collection_name"]
         print(json.dumps({
-            "server_start_s": round(started, 2), "rebuild_s": round(rebuild, 2),
+            "server_start_s": round(started, 2), "reference_s": round(reference, 2),
+            "build_s": round(build, 2), "readers_ready_s": round(readers_ready, 2),
+            "rebuild_s": round(rebuild, 2), "drain_s": round(drain, 2),
             "first": first, "second": second, "alias": alias, "expected": expected,
             "collections": client.list_collections(), "errors": errors,
             "readers": [[json.loads(line) for line in o.read_text(encoding="utf-8").splitlines()]
