@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -171,6 +172,7 @@ def main(work: Path) -> None:
                         for o in outs]}, ensure_ascii=False))
     finally:
         server.stop()
+        shutil.rmtree(work / "milvus", ignore_errors=True)  # ~500 MB: its binaries and data
 
 
 if __name__ == "__main__":
