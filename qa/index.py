@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.chunk_table import ChunkTable
+from qa.chunk_table import ChunkTable, chunk_from
 from qa.core import versioned
 from qa.core.errors import SeedQAError, StaleIndex
 from qa.core.protocols import Encoder, LexicalStore, VectorStore
@@ -116,7 +116,7 @@ def load_index(folder: Path, manifest: dict) -> Index:
 
 def _usable(
     index_dir: Path, encoder: Encoder, fp: str, report: bool, vector_store: str,
-    verify: bool = False, index_type: str = "auto",
+    verify: bool = False, index_type: str = "auto", lexical_store: str | None = None,
 ) -> Index | None:
     """The live version if it fits the documents, encoder and code, else None (saying why)."""
     folder = versioned.current_version(index_dir)
@@ -127,12 +127,16 @@ def _usable(
         return None
     try:
         manifest = versioned.read_manifest(folder, FORMAT)
+        if (manifest.get("stores") or {}).get(PASSAGES) == "milvus":
+            _check_milvus_encoder(index_dir, folder, encoder)
         if manifest.get("encoder") != encoder.id:
             raise StaleIndex(f"built with another encoder ({manifest.get('encoder')})")
         if manifest.get("fingerprint") != fp:
             raise StaleIndex("the documents changed")
         if (manifest.get("stores") or {}).get(PASSAGES) != vector_store:
             raise StaleIndex(f"built with another vector store ({manifest.get('stores')})")
+        if lexical_store and (manifest.get("stores") or {}).get(LEXICAL) != lexical_store:
+            raise StaleIndex(f"built with another lexical store ({manifest.get('stores')})")
         if manifest.get("pipeline") != pipeline_id():
             raise StaleIndex("built by another version of the loading/cleaning/chunking code")
         built = manifest.get("passage_index") or {}
@@ -159,10 +163,13 @@ def open_index(
     vector_store: str = DEFAULT_VECTOR_STORE,
     verify: bool = False,
     index_type: str = "auto",
+    lexical_store: str | None = None,
 ) -> Index:
     """The index for `docs` built with `encoder`, (re)building it when missing, stale or damaged.
 
     `vector_store` names the backend (`qa.stores.VECTOR_STORES`) that holds the vectors;
+    `lexical_store` the keyword one (default: the one that goes with `vector_store`, e.g. BM25
+    in Milvus beside Milvus; `bm25` keeps it in local files, for a server without BM25);
     `verify` hashes every index file even when the index is large (`VERIFY_CONTENT_MAX_BYTES`).
     """
     docs = Path(docs)
@@ -176,7 +183,8 @@ def open_index(
     digests = file_digests(docs, files, known=_live_manifest(index_dir))
     fp = fingerprint(digests)
     if not rebuild:
-        found = _usable(index_dir, encoder, fp, progress, vector_store, verify, index_type)
+        found = _usable(index_dir, encoder, fp, progress, vector_store, verify, index_type,
+                        lexical_store)
         if found is not None:
             return found
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -187,13 +195,13 @@ def open_index(
     with versioned.locked(index_dir / versioned.LOCK, on_wait=waiting):
         # the other process may have built it meanwhile
         found = None if rebuild else _usable(index_dir, encoder, fp, False, vector_store, verify,
-                                             index_type)
+                                             index_type, lexical_store)
         if found is not None:
             return found
         previous = None if rebuild else _reusable_version(index_dir)
         folder = build_index(docs, index_dir, encoder, progress=progress, files=files,
                              digests=digests, stats=stats, previous=previous,
-                             vector_store=vector_store,
+                             vector_store=vector_store, lexical_store=lexical_store,
                              index_type=index_type)
         return load_index(folder, versioned.read_manifest(folder, FORMAT))
 
@@ -224,3 +232,121 @@ def _reusable_version(index_dir: Path) -> Path | None:
     except StaleIndex:
         return None
     return folder
+
+
+# -- an index whose stores live in Milvus: the set's live record (`qa.stores.milvus_live`) ------
+
+
+def _milvus_client(index_dir: Path, folder: Path | None = None):
+    """`(client, uri)` of the Milvus an index folder uses: `SEEDQA_MILVUS_URI`, else the URI the
+    version `folder` recorded, else the milvus-lite file beside the versions."""
+    from qa.stores.milvus_store import FILE, _connect, _resolve
+
+    recorded = None
+    if folder is not None:
+        try:
+            recorded = json.loads((folder / PASSAGES / FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StaleIndex(f"{PASSAGES}/{FILE} unreadable ({exc.__class__.__name__})") from exc
+    uri, _ = _resolve(Path(index_dir) / "_" / PASSAGES, recorded)
+    return _connect(uri), uri
+
+
+def _check_milvus_encoder(index_dir: Path, folder: Path, encoder: Encoder) -> None:
+    """A one-line `SeedQAError` when the set live in Milvus was built with another encoder (a
+    silent rebuild would switch every other reader of a shared Milvus to this one)."""
+    from qa.stores.milvus_live import check_encoder, resolve, set_name
+
+    client, uri = _milvus_client(index_dir, folder)
+    name = set_name(index_dir)
+    check_encoder(resolve(client, uri, name), encoder.id, name, uri)
+
+
+def live_version(index_dir: Path) -> str | None:
+    """The version folder Milvus names live for `index_dir` (alias or `seedqa_live` record), or
+    None when no build has published one: what a long-running reader compares with the version
+    it has open to know when to reopen."""
+    from qa.stores.milvus_live import resolve, set_name
+
+    client, uri = _milvus_client(index_dir)
+    record = resolve(client, uri, set_name(index_dir))
+    return record["version"] if record else None
+
+
+def open_live(index_dir: Path, encoder: Encoder, verify: bool = False) -> Index:
+    """The version Milvus names live for `index_dir`, read without looking at the documents:
+    what a reader that must not build opens, resolving through Milvus rather than `CURRENT`.
+    Without that version's folder here (another machine), everything comes from Milvus
+    (`_remote_index`).
+
+    The version is pinned on open (its concrete collections), so a rebuild switching the set
+    meanwhile never mixes two builds in one answer; a version removed between the lookup and
+    the read (a rebuild finished just then) is looked up again.
+    """
+    from qa.stores.milvus_live import check_encoder, resolve, set_name
+
+    index_dir = Path(index_dir)
+    client, uri = _milvus_client(index_dir)
+    name = set_name(index_dir)
+    why = ""
+    for _ in range(3):
+        record = resolve(client, uri, name)
+        if record is None:
+            raise SeedQAError(f"no version of {index_dir} is live in Milvus at {uri} (set {name}); "
+                              "build it first with: seedqa index --store milvus")
+        check_encoder(record, encoder.id, name, uri)
+        folder = index_dir / record["version"]
+        if not folder.is_dir() and record.get("chunks") is not None:
+            return _remote_index(record, client, uri, index_dir, name)
+        try:
+            manifest = versioned.read_manifest(folder, FORMAT)
+            versioned.verify(folder, manifest, content=_hash_at_open(manifest, verify))
+            index = load_index(folder, manifest)
+            if len(index.chunks):
+                # opens the chunk file now: a rebuild may remove the folder once it switches,
+                # and an open file outlives that (as the memory-mapped BM25 matrix does)
+                index.chunks[0]  # noqa: B018
+        except (StaleIndex, OSError) as exc:
+            why = str(exc)
+            continue
+        if getattr(index.passages, "_collection", None) != record["collections"]["passages"]:
+            why = "its folder names other collections than Milvus"
+            continue
+        return index
+    raise SeedQAError(f"the version Milvus names live for {index_dir} ({uri}, set {name}) cannot "
+                      f"be read: {why}; rebuild the index")
+
+
+def _remote_index(record: dict, client, uri: str, index_dir: Path, name: str) -> Index:
+    """The live version from Milvus alone: vectors, BM25, chunk records, sentence offsets and
+    jieba terms (`qa.stores.milvus_chunks`); only the encoder is local."""
+    from qa.stores import milvus_chunks
+    from qa.stores.milvus_lexical import MilvusBm25Store
+    from qa.stores.milvus_live import LIVE
+    from qa.stores.milvus_live import one_line as _one_line
+    from qa.stores.milvus_store import MilvusStore
+
+    stores, cols = record.get("stores") or {}, record["collections"]
+    if stores.get(SENTENCES) != "milvus" or stores.get(LEXICAL) != "milvus-bm25":
+        raise SeedQAError(f"the live version of {name} at {uri} keeps part of its index outside "
+                          f"Milvus ({stores}); open it where its index folder is")
+    dim, n = int(record["dim"]), int(record["chunks"])
+    passages = MilvusStore.attach(uri, cols["passages"], dim)
+    sentences = MilvusStore.attach(uri, cols["sentences"], dim)
+    lexical_cols = cols["lexical"]
+    lexical = MilvusBm25Store.attach(
+        uri, lexical_cols[0] if isinstance(lexical_cols, list) else lexical_cols)
+    try:
+        offsets = milvus_chunks.read_offsets(client, cols["chunks"], n, int(record["sentences"]))
+        terms = milvus_chunks.read_terms(client, LIVE, cols["passages"],
+                                         int(record["terms_parts"]))
+    except Exception as exc:
+        raise SeedQAError(f"cannot read the chunks of {name} from Milvus at {uri}: "
+                          f"{_one_line(exc)}; rebuild the index") from exc
+    if len(passages) != n or len(lexical) != n or len(sentences) != offsets[-1]:
+        raise SeedQAError(f"the collections of {name} at {uri} disagree with its record; "
+                          "rebuild the index")
+    add_words(terms)  # jieba must split questions as it split these documents
+    chunks = milvus_chunks.MilvusChunks(client, cols["chunks"], n, chunk_from)
+    return Index(index_dir / record["version"], record["manifest"], chunks, passages, sentences,
+                 offsets, lexical)

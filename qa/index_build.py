@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -327,7 +328,7 @@ def build_index(
         sent_store.save(tmp / SENTENCES)
         Lexical(range(n_chunks), tokens).save(tmp / LEXICAL)
         del tokens
-        versioned.seal(tmp, {
+        manifest = versioned.seal(tmp, {
             "format": FORMAT,
             "seedqa_version": __version__,
             "encoder": encoder.id,
@@ -349,6 +350,16 @@ def build_index(
         })
         final = index_dir / f"v-{fp[:12]}-{_slug(encoder.id)}-{int(time.time() * 1000)}"
         tmp.rename(final)
+        # a store shared beyond this folder (Milvus) switches its readers first, in one step
+        # (`qa.stores.milvus_live`); a failure there leaves the previous version live everywhere
+        publish = getattr(store, "publish", None)
+        if publish is not None:
+            try:
+                publish(final, manifest, chunks=final / CHUNKS, sentence_offsets=offsets,
+                        terms=list(terms))
+            except BaseException:
+                shutil.rmtree(final, ignore_errors=True)
+                raise
         versioned.switch_current(index_dir, final.name)
     # keep vectors of other recent versions too (cheap), but drop the cache's dead weight
     if len(cache) > 4 * max(n_chunks + n_sentences, 1000):

@@ -54,6 +54,7 @@ from qa.stores.milvus_store import (
     MAX_TOPK,
     PREFIX,
     _connect,
+    _is_server,
     _one_line,
     _resolve,
     release,
@@ -289,13 +290,15 @@ class MilvusBm25Store:
             self._uri, self._default = _resolve(folder)
             self._owner = str(folder.resolve().parent.parent)
             self._client = _connect(self._uri)
-            sweep(self._client, Path(self._owner), {self._collection, self._df_collection})
+            sweep(self._client, Path(self._owner), {self._collection, self._df_collection},
+                  self._uri or "")
             self._create_collections()
             pending, self._pending, self._memory = self._pending or {}, None, None
             if pending:
                 self._write(pending, fresh=True)
             for name in (self._collection, self._df_collection):
-                self._call("flush", self._client.flush, name)
+                if not _is_server(self._uri):  # a server's log keeps rows; a flush costs ~3 s
+                    self._call("flush", self._client.flush, name)
         record = {"uri": self._uri, "default": self._default, "collection": self._collection,
                   "collections": [self._collection, self._df_collection],
                   "analyzer": ANALYZER, "k1": K1, "b": B}
@@ -315,6 +318,20 @@ class MilvusBm25Store:
             if not store._call("has_collection", store._client.has_collection, name):
                 raise SeedQAError(f"Milvus at {store._uri} has no collection {name}; "
                                   "rebuild the index")
+            store._call("load_collection", store._client.load_collection, name)
+        return store
+
+    @classmethod
+    def attach(cls, uri: str, collection: str) -> MilvusBm25Store:
+        """The store over existing collections named by a live record, with no local folder."""
+        store = cls()
+        store._pending = None
+        store._uri, store._default = uri, False
+        store._collection = collection
+        store._client = _connect(uri)
+        for name in (store._collection, store._df_collection):
+            if not store._call("has_collection", store._client.has_collection, name):
+                raise SeedQAError(f"Milvus at {uri} has no collection {name}; rebuild the index")
             store._call("load_collection", store._client.load_collection, name)
         return store
 

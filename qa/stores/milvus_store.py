@@ -32,11 +32,14 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlparse
 
 import numpy as np
 
 from qa.core.errors import SeedQAError
+from qa.stores import milvus_chunks
+from qa.stores.milvus_live import forget, publish, resolve, set_name
+from qa.stores.milvus_live import is_server as _is_server
+from qa.stores.milvus_live import one_line as _one_line
 
 FILE = "milvus.json"
 DB = "milvus.db"
@@ -44,13 +47,6 @@ PREFIX = "seedqa_"
 URI_ENV, TOKEN_ENV, TIMEOUT_ENV = "SEEDQA_MILVUS_URI", "SEEDQA_MILVUS_TOKEN", "SEEDQA_MILVUS_TIMEOUT"
 BATCH = 2000
 MAX_TOPK = 16384  # Milvus' limit on k
-_SERVER_SCHEMES = ("http", "https", "tcp", "grpc", "unix")
-
-
-def _is_server(uri: str) -> bool:
-    return urlparse(uri).scheme.lower() in _SERVER_SCHEMES
-
-
 def _resolve(folder: Path, recorded: dict | None = None) -> tuple[str, bool]:
     """`(uri, is_default)`: the environment wins, then a URI recorded at save, then the
     milvus-lite file beside the index versions."""
@@ -94,11 +90,6 @@ def _connect(uri: str):
                 f"{URI_ENV} (and {TOKEN_ENV} for a secured server)") from exc
         finally:
             quiet.setLevel(level)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", "") or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class MilvusStore:
@@ -235,7 +226,8 @@ class MilvusStore:
             if pending:
                 ids = np.fromiter(pending, dtype=np.int64, count=len(pending))
                 self._upsert(ids, np.stack(list(pending.values())))
-            self._call("flush", self._client.flush, self._collection)
+            if not _is_server(self._uri):  # a server's log keeps rows; a flush costs ~3 s there
+                self._call("flush", self._client.flush, self._collection)
         record = {"uri": self._uri, "default": self._default, "collection": self._collection,
                   "dim": self._dim, "metric": "IP", "index": "FLAT"}
         (folder / FILE).write_text(json.dumps(record, indent=1), encoding="utf-8")
@@ -262,13 +254,72 @@ class MilvusStore:
         client, self._client = self._client, None
         release(client, self._uri)
 
+    # -- the live set (`qa.stores.milvus_live`) -----------------------------------------------
+
+    @property
+    def client(self):
+        """The `MilvusClient` of a saved or loaded store (None before the first save)."""
+        return self._client
+
+    @property
+    def uri(self) -> str | None:
+        return self._uri
+
+    @property
+    def set_name(self) -> str:
+        """The name of this index folder's set in Milvus (alias on a server)."""
+        return set_name(Path(self._owner or "."))
+
+    def publish(self, version: Path, manifest: dict, *, chunks: Path,
+                sentence_offsets: np.ndarray, terms: list[str]) -> None:
+        """Make the collections of the sealed version folder `version` (this store's and those
+        of its sibling stores on Milvus) the live set of its index folder, with the version's
+        chunk records (the file `chunks`), sentence offsets and jieba terms copied in, so a
+        process without the folder can answer. Called by the build once the version is complete
+        and before `CURRENT` names it."""
+        version = Path(version)
+        collections: dict[str, object] = {}
+        for rec in sorted(version.glob(f"*/{FILE}")):
+            record = json.loads(rec.read_text(encoding="utf-8"))
+            collections[rec.parent.name] = record.get("collections") or record["collection"]
+        collections["passages"] = self._collection
+        offsets = np.asarray(sentence_offsets, dtype=np.int64)
+        collections["chunks"] = milvus_chunks.chunks_collection(self._collection)
+        self._call("insert of the chunk records", milvus_chunks.write, self._client,
+                   collections["chunks"], self._owner or "", chunks, offsets)
+        rows = milvus_chunks.terms_rows(self._collection, terms)
+        # what a reader needs of the manifest: not the per-file digests and checksums
+        slim = {k: v for k, v in manifest.items()
+                if k not in ("digests", "stats", "checksums", "sizes")}
+        slim["skipped"] = list(slim.get("skipped") or [])[:100]
+        publish(self._client, self._uri, self.set_name, {
+            "version": version.name, "collections": collections,
+            "encoder": manifest.get("encoder"), "dim": manifest.get("dim"),
+            "pipeline": manifest.get("pipeline"), "stores": manifest.get("stores"),
+            "built_at": manifest.get("built_at"), "manifest": slim,
+            "chunks": int(len(offsets) - 1), "sentences": int(offsets[-1]),
+            "terms_parts": len(rows)}, rows)
+
+    @classmethod
+    def attach(cls, uri: str, collection: str, dim: int) -> MilvusStore:
+        """The store over an existing collection named by a live record, with no local folder."""
+        store = cls(dim)
+        store._pending = None
+        store._uri, store._default = uri, False
+        store._collection = collection
+        store._client = _connect(uri)
+        if not store._call("has_collection", store._client.has_collection, collection):
+            raise SeedQAError(f"Milvus at {uri} has no collection {collection}; rebuild the index")
+        store._call("load_collection", store._client.load_collection, collection)
+        return store
+
     # -- housekeeping ----------------------------------------------------------------------
 
     _owner: str | None = None
 
     def _sweep(self, folder: Path) -> None:
         """Drop the collections this index folder created for versions since deleted."""
-        sweep(self._client, Path(self._owner), {self._collection})
+        sweep(self._client, Path(self._owner), {self._collection}, self._uri or "")
 
 
 def release(client, uri: str | None) -> None:
@@ -285,27 +336,38 @@ def release(client, uri: str | None) -> None:
             server_manager_instance.release_server(uri)
 
 
-def sweep(client, index_dir: Path, keep: set[str]) -> None:
+def sweep(client, index_dir: Path, keep: set[str], uri: str = "") -> None:
     """Drop the collections the index folder `index_dir` created for versions since deleted.
 
     A collection is ours when its description is this index folder; it is live while some
     `<index_dir>/<version>/<store>/milvus.json` (a staging one included) names it, under
     `collection` or, for a store of several collections, `collections`; `keep` are the
-    collections being created now. Shared by every store on Milvus, so one store's save never
-    drops another's collections.
+    collections being created now; the collections the set's live record names (on Milvus at
+    `uri`, `qa.stores.milvus_live`) are kept too. Shared by every store on Milvus, so one store's
+    save never drops another's collections.
     """
     live = set(keep)
+    try:  # what the set names live is never dropped, whatever the local folders say
+        current = resolve(client, uri, set_name(index_dir)) or {}
+        for names in (current.get("collections") or {}).values():
+            live.update([names] if isinstance(names, str) else names)
+    except Exception:
+        pass
     for rec in index_dir.glob(f"*/*/{FILE}"):
         try:
             record = json.loads(rec.read_text(encoding="utf-8"))
             live.update(record.get("collections") or [record["collection"]])
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
+    dropped = []
     try:
         for name in client.list_collections():
             if not name.startswith(PREFIX) or name in live:
                 continue
             if client.describe_collection(name).get("description") == str(index_dir):
                 client.drop_collection(name)
+                dropped.append(name)
     except Exception:  # housekeeping only: never fail a build over it
-        return
+        pass
+    forget(client, dropped)
+

@@ -215,7 +215,8 @@ def test_rebuild_keeps_the_live_and_drops_the_old_lexical_collections(tmp_path):
 @pytest.mark.slow  # an extra index of the seeds and two CLI runs with the real encoder
 def test_cli_milvus_uri_puts_the_index_there_and_answers_as_faiss(built, seed_engine, tmp_path):
     """The one real-encoder test: `--store milvus --milvus-uri FILE.db` on the seeds (vectors
-    from the copied index's cache), against the session's FAISS + bm25s engine."""
+    from the copied index's cache), against the session's FAISS + bm25s engine; then
+    `ask --from-milvus` with that file alone."""
     from tests.conftest import run_cli
 
     docs, index_dir = built
@@ -233,3 +234,18 @@ def test_cli_milvus_uri_puts_the_index_there_and_answers_as_faiss(built, seed_en
     live = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
     record = json.loads((index_dir / live / "lexical" / FILE).read_text(encoding="utf-8"))
     assert record["uri"] == str(uri.resolve()) and record["default"] is False
+
+    # another machine: only the encoder and the Milvus file (moved), no documents or index
+    # folder; `--from-milvus` answers from what Milvus names live, the set named as at build
+    from qa.stores.milvus_live import set_name
+
+    moved = tmp_path / "other-machine" / "seedqa.db"
+    moved.parent.mkdir()
+    uri.rename(moved)
+    remote = run_cli(["ask", q, "--docs", str(tmp_path / "no-docs"), "--index",
+                      str(tmp_path / "no-index"), "--store", "milvus", "--from-milvus",
+                      "--milvus-uri", str(moved), "--json"],
+                     env={"SEEDQA_MILVUS_SET": set_name(index_dir)})
+    assert remote.returncode == 0, remote.stderr
+    assert json.loads(remote.stdout) == seed_engine.answer(q).to_json()
+    assert not (tmp_path / "no-index").exists() and not (tmp_path / "no-docs").exists()

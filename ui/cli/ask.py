@@ -13,7 +13,15 @@ import click
 
 from qa.core.errors import SeedQAError
 from qa.core.modes import MODES
-from ui.cli.common import docs_option, fail, index_option, model_option, open_engine, store_option
+from ui.cli.common import (
+    docs_option,
+    fail,
+    index_option,
+    live_option,
+    model_option,
+    open_engine,
+    store_option,
+)
 
 
 @click.command()
@@ -67,6 +75,7 @@ def _print_answer(ans, as_json: bool) -> None:
 @index_option
 @model_option
 @store_option
+@live_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per answer.")
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 20), help="Passages to cite.")
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)

@@ -82,6 +82,18 @@ _milvus_uri = click.option(
 )
 
 
+live_option = click.option(
+    "--from-milvus",
+    "from_milvus",
+    is_flag=True,
+    expose_value=False,
+    callback=_remember,
+    help="Answer from the index version Milvus names live (--milvus-uri; the set is "
+    "SEEDQA_MILVUS_SET, else named after the --index folder): reads neither the documents nor "
+    "the index folder, only the encoder (an index built with --store milvus).",
+)
+
+
 def store_option(f):
     """`--store`, `--index-type` and `--milvus-uri`, on every command that builds or opens an
     index."""
@@ -105,6 +117,8 @@ def open_engine(docs: str | Path, index: str | Path | None, model: str | None,
         # the stores read it when they connect (`qa.stores.milvus_store._resolve`)
         os.environ["SEEDQA_MILVUS_URI"] = meta["seedqa.milvus_uri"]
     try:
+        if meta.get("seedqa.from_milvus"):
+            return _open_live(docs, index, model, verify)
         return SeedQA.open(Path(docs), index_dir=index, model=model, progress=True,
                            rebuild=rebuild, vector_store=meta.get("seedqa.store") or "faiss",
                            index_type=meta.get("seedqa.index_type") or "auto", verify=verify)
@@ -112,3 +126,15 @@ def open_engine(docs: str | Path, index: str | Path | None, model: str | None,
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted", 130)
+
+
+def _open_live(docs: str | Path, index: str | Path | None, model: str | None, verify: bool):
+    """`--from-milvus`: the engine over what Milvus names live (`qa.index.open_live`), without
+    building: no documents folder or index files are needed here."""
+    from embeddings import load_encoder
+    from qa.engine import SeedQA
+    from qa.index import default_index_dir, open_live
+
+    index_dir = Path(index) if index else default_index_dir(Path(docs))
+    encoder = load_encoder(model)
+    return SeedQA(open_live(index_dir, encoder, verify=verify), encoder, Path(docs))
