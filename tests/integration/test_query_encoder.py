@@ -44,9 +44,10 @@ def test_fp32_gives_the_torch_model_s_vectors(torch_fp32):
 
 def test_the_default_encoder_answers_questions_through_onnx():
     from embeddings import load_encoder
+    from embeddings.default_model import QUERY_DEFAULT
 
     enc = load_encoder()
-    assert enc.query_encoder is not None and "onnx-fp32" in enc.query_id
+    assert enc.query_encoder is not None and f"onnx-{QUERY_DEFAULT}-" in enc.query_id
     assert enc.query_id.startswith(enc.id)  # the index key stays the passage model's id
     q = enc.encode_queries(QUESTIONS[:2])
     p = enc.encode_passages(["江苏商会在海外发起募捐，采购防疫物资支援国内。"])
