@@ -10,19 +10,17 @@ citation steps of one answer read the same few.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from qa.core.cached_chunks import CACHE_SIZE, CachedChunks
 from qa.core.records import Chunk, Sentence
 
 CHUNKS = "chunks.jsonl"
 OFFSETS = "chunk_offsets.npy"
-CACHE_SIZE = 4096
 
 
 def write_chunks(folder: Path, chunks: Iterable[Chunk]) -> np.ndarray:
@@ -45,41 +43,24 @@ def chunk_from(rec: dict) -> Chunk:
     return Chunk(**rec)
 
 
-class ChunkTable(Sequence[Chunk]):
+class ChunkTable(CachedChunks):
     """The chunks of a version folder as a read-only sequence, each parsed on first access."""
 
     def __init__(self, folder: Path) -> None:
+        super().__init__(CACHE_SIZE)
         self._path = Path(folder) / CHUNKS
         self._offsets = np.load(Path(folder) / OFFSETS, mmap_mode="r")
-        self._cache: OrderedDict[int, Chunk] = OrderedDict()
-        self._lock = threading.Lock()  # the chat answers from several threads
         self._fh = None
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        with self._lock:
-            hit = self._cache.get(i)
-            if hit is not None:
-                self._cache.move_to_end(i)
-                return hit
-            if self._fh is None:
-                self._fh = open(self._path, "rb")  # noqa: SIM115 (kept open for the index's life)
-            start, end = int(self._offsets[i]), int(self._offsets[i + 1])
-            self._fh.seek(start)
-            chunk = chunk_from(json.loads(self._fh.read(end - start)))
-            self._cache[i] = chunk
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-            return chunk
+    def _read(self, i: int) -> Chunk:
+        if self._fh is None:
+            self._fh = open(self._path, "rb")  # noqa: SIM115 (kept open for the index's life)
+        start, end = int(self._offsets[i]), int(self._offsets[i + 1])
+        self._fh.seek(start)
+        return chunk_from(json.loads(self._fh.read(end - start)))
 
     def __iter__(self) -> Iterator[Chunk]:
         """All chunks in order, streamed (not cached): for the few callers that need every one."""
@@ -87,9 +68,6 @@ class ChunkTable(Sequence[Chunk]):
             for line in fh:
                 if line.strip():
                     yield chunk_from(json.loads(line))
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
 
     def close(self) -> None:
         with self._lock:

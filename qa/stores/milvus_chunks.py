@@ -12,19 +12,17 @@ The records are those of the local file byte for byte, so answers are the same.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from qa.core.cached_chunks import CACHE_SIZE, CachedChunks
 from qa.core.errors import SeedQAError
 from qa.core.records import Chunk
 
 MAX_RECORD = 65535  # bytes of a VARCHAR field
 BATCH = 2000  # rows per insert
-CACHE_SIZE = 4096  # chunks kept, as `qa.chunk_table.ChunkTable` keeps them
 GET_BATCH = 1000
 TERMS_PART = 60000  # characters of the terms' JSON per `seedqa_live` row
 
@@ -36,19 +34,13 @@ def chunks_collection(passages: str) -> str:
 def write(client, collection: str, owner: str, chunks: Path, offsets: np.ndarray) -> None:
     """Create `collection` and copy the chunk records of the file `chunks` (one JSON line per
     chunk, in id order: a version's `chunks.jsonl`) into it."""
-    from pymilvus import DataType, MilvusClient
+    from pymilvus import DataType
 
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
-                                        description=owner)  # swept as the set's other collections
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("record", DataType.VARCHAR, max_length=MAX_RECORD)
-    schema.add_field("sent_lo", DataType.INT64)
-    schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
-    params = client.prepare_index_params()
-    params.add_index("unused", index_type="FLAT", metric_type="L2")
-    client.create_collection(collection, schema=schema, index_params=params,
-                             consistency_level="Strong")
-    client.load_collection(collection)
+    from qa.stores.milvus_live import record_collection
+
+    # the description names the owner, so the set's sweep drops it with the other collections
+    record_collection(client, collection, owner, ("id", DataType.INT64, {}), MAX_RECORD,
+                      (("sent_lo", DataType.INT64, {}),))
     rows: list[dict] = []
     with open(chunks, encoding="utf-8") as fh:
         for i, line in enumerate(fh):
@@ -92,14 +84,13 @@ def read_offsets(client, collection: str, n: int, total: int) -> np.ndarray:
     return out
 
 
-class MilvusChunks(Sequence[Chunk]):
+class MilvusChunks(CachedChunks):
     """The chunks of a version in Milvus as a read-only sequence, each fetched on first access."""
 
     def __init__(self, client, collection: str, n: int, parse: Callable[[dict], Chunk]) -> None:
         """`parse` turns a record back into a `Chunk` (`qa.chunk_table.chunk_from`)."""
+        super().__init__(CACHE_SIZE)
         self._client, self._collection, self._n, self._parse = client, collection, int(n), parse
-        self._cache: OrderedDict[int, Chunk] = OrderedDict()
-        self._lock = threading.Lock()  # the chat answers from several threads
 
     def __len__(self) -> int:
         return self._n
@@ -108,36 +99,18 @@ class MilvusChunks(Sequence[Chunk]):
         rows = self._client.get(self._collection, ids=ids, output_fields=["record"])
         return {int(r["id"]): self._parse(json.loads(r["record"])) for r in rows}
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        with self._lock:
-            hit = self._cache.get(i)
-            if hit is not None:
-                self._cache.move_to_end(i)
-                return hit
-            got = self._fetch([i])
-            if i not in got:
-                raise SeedQAError(f"Milvus collection {self._collection} has no chunk {i}; "
-                                  "rebuild the index")
-            self._cache[i] = got[i]
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-            return got[i]
+    def _read(self, i: int) -> Chunk:
+        got = self._fetch([i])
+        if i not in got:
+            raise SeedQAError(f"Milvus collection {self._collection} has no chunk {i}; "
+                              "rebuild the index")
+        return got[i]
 
     def __iter__(self) -> Iterator[Chunk]:
         """All chunks in order, fetched a batch at a time (not cached)."""
         for s in range(0, self._n, GET_BATCH):
             got = self._fetch(list(range(s, min(self._n, s + GET_BATCH))))
             yield from (got[i] for i in sorted(got))
-
-    def __bool__(self) -> bool:
-        return self._n > 0
 
     def close(self) -> None:
         with self._lock:

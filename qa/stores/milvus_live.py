@@ -86,21 +86,34 @@ def _quiet():
 
 def _ensure(client) -> None:
     """Create `seedqa_live` (name -> JSON record; Milvus wants a vector field: a 2-d zero)."""
-    from pymilvus import DataType, MilvusClient
+    from pymilvus import DataType
 
     if client.has_collection(LIVE):
         client.load_collection(LIVE)
         return
+    record_collection(client, LIVE, "seedqa: live collection of each index set",
+                      ("name", DataType.VARCHAR, {"max_length": 255}), MAX_RECORD)
+
+
+def record_collection(client, name: str, description: str, key: tuple, max_record: int,
+                      extra: tuple = ()) -> None:
+    """Create and load a collection of JSON records by key: `key` = (field, DataType, options),
+    `extra` more (field, DataType, options). Milvus wants a vector field in every collection,
+    so each has a 2-d `unused` one (FLAT), always [0, 0]."""
+    from pymilvus import DataType, MilvusClient
+
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
-                                        description="seedqa: live collection of each index set")
-    schema.add_field("name", DataType.VARCHAR, max_length=255, is_primary=True)
-    schema.add_field("record", DataType.VARCHAR, max_length=MAX_RECORD)
+                                        description=description)
+    schema.add_field(key[0], key[1], is_primary=True, **key[2])
+    schema.add_field("record", DataType.VARCHAR, max_length=max_record)
+    for field, kind, options in extra:
+        schema.add_field(field, kind, **options)
     schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
     params = client.prepare_index_params()
     params.add_index("unused", index_type="FLAT", metric_type="L2")
-    client.create_collection(LIVE, schema=schema, index_params=params,
+    client.create_collection(name, schema=schema, index_params=params,
                              consistency_level="Strong")
-    client.load_collection(LIVE)
+    client.load_collection(name)
 
 
 def _row(client, name: str) -> dict | None:
