@@ -88,8 +88,17 @@ class TokenIdWriter:
 class TokenIds:
     """Read side: passage i's tokens, by id array or as strings; memory-mapped ids."""
 
-    def __init__(self, ids: np.ndarray, offs: np.ndarray, vocab: list[str]) -> None:
+    def __init__(self, ids: np.ndarray, offs: np.ndarray, vocab: list[str],
+                 path: Path | None = None) -> None:
         self.ids, self.offs, self.vocab = ids, offs, vocab
+        self.path = path  # the id file, when `ids` maps one
+
+    def span(self, lo: int, hi: int) -> np.ndarray:
+        """Token ids lo..hi of the whole file, read rather than taken from the map: a build
+        reading every id through the map would keep them all resident (0.55 GB at 1M)."""
+        if self.path is None or hi <= lo:
+            return np.asarray(self.ids[lo:hi])
+        return np.fromfile(self.path, dtype=np.int32, count=hi - lo, offset=4 * lo)
 
     @classmethod
     def load(cls, folder: Path) -> TokenIds:
@@ -101,7 +110,7 @@ class TokenIds:
         ids = (np.memmap(folder / IDS_FILE, dtype=np.int32, mode="r") if size
                else np.zeros(0, np.int32))
         vocab = json.loads((folder / VOCAB_FILE).read_text(encoding="utf-8"))
-        return cls(ids, offs, vocab)
+        return cls(ids, offs, vocab, folder / IDS_FILE if size else None)
 
     @classmethod
     def write(cls, folder: Path, docs: Iterable[Sequence[str]]) -> TokenIds:
@@ -141,7 +150,7 @@ def _block_counts(tok: TokenIds, lo: int, hi: int, n_vocab: int, empty: int):
     """
     offs = tok.offs[lo: hi + 1]
     lengths = np.diff(offs)
-    ids = np.asarray(tok.ids[offs[0]: offs[-1]], dtype=np.int64)
+    ids = tok.span(int(offs[0]), int(offs[-1])).astype(np.int64)
     docs = np.repeat(np.arange(lo, hi, dtype=np.int64), lengths)
     blank = np.flatnonzero(lengths == 0)
     if len(blank):
