@@ -108,8 +108,8 @@ class Bm25Store:
 
     def _scores(self, known: Sequence[str]) -> np.ndarray:
         """bm25s' `get_scores` for the numpy backend, bit for bit: each query token's column
-        added in query order. A column holds a passage at most once, so a plain fancy-index add
-        equals its `np.add.at` (which is ~10x slower on a column of 100k passages)."""
+        added in query order with `np.add.at` (numpy 2's `add.at` is ~3x faster than a
+        fancy-index `+=` on a column of 100k of 1M passages, and both give the same sums)."""
         bm = self._bm25
         vocab = bm.vocab_dict
         data, indices, indptr = bm.scores["data"], bm.scores["indices"], bm.scores["indptr"]
@@ -119,7 +119,7 @@ class Bm25Store:
         scores = np.zeros(int(bm.scores["num_docs"]), dtype=np.dtype(bm.dtype))
         for t in tids:
             lo, hi = int(indptr[t]), int(indptr[t + 1])
-            scores[indices[lo:hi]] += data[lo:hi]
+            np.add.at(scores, indices[lo:hi], data[lo:hi])
         if bm.nonoccurrence_array is not None:
             scores += bm.nonoccurrence_array[np.asarray(tids)].sum()
         return np.asarray(scores, dtype=np.float32)
