@@ -19,6 +19,7 @@ from qa.core.protocols import Encoder
 from qa.core.records import REFUSAL, Answer, Chunk, Citation
 from qa.features import candidates_and_features
 from qa.index import Index, open_index
+from qa.posseg_fast import install as install_fast_posseg
 from qa.question import parse
 from qa.retrieve import rank
 from qa.span_model import choose_span
@@ -46,6 +47,9 @@ class SeedQA:
         self.encoder = encoder
         self.docs = Path(docs)
         self._model = model
+        # jieba's POS tagger with a numpy Viterbi: the same tags, ~3x faster on unknown words
+        # (its pure-Python Viterbi was 78% of answering at 10k passages)
+        install_fast_posseg()
 
     @property
     def model(self) -> AnswerModel:

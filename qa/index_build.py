@@ -35,15 +35,18 @@ from qa.stores import (
     sentence_store,
 )
 from qa.stores import lexical_store as default_lexical
+from qa.stores.token_ids import TokenIdWriter
 from qa.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
 # 3: chunk records read by id (`qa.chunk_table`), sentence offsets and jieba terms saved at build
 # time, sentence vectors in a memory-mapped float16 array beside FAISS
-FORMAT = 3
+# 4: BM25 tokens saved as int32 ids (`qa.stores.token_ids`), not tokens.jsonl
+FORMAT = 4
 SENTENCE_OFFSETS = "sentence_offsets.npy"
 TERMS = "terms.json"
+PASSAGE_VECTORS = ".passage_vectors.f32"  # staging only: removed before the version is sealed
 # chunks embedded, tokenised and stored at a time: what the build holds of them in memory
 BUILD_BATCH = 1024
 # the stores of a version, by folder; the manifest records each one's kind
@@ -195,6 +198,17 @@ def _batches(table: ChunkTable, size: int) -> Iterator[tuple[int, list[Chunk]]]:
         yield first, batch
 
 
+def _read_rows(path: Path, dim: int, rows: int = 65_536) -> Iterator[np.ndarray]:
+    """float32 rows of a raw file, `rows` at a time, read (not mapped: the pages a map touched
+    would count in the build's resident memory)."""
+    with open(path, "rb") as fh:
+        while True:
+            part = np.fromfile(fh, dtype=np.float32, count=rows * dim)
+            if not part.size:
+                return
+            yield part.reshape(-1, dim)
+
+
 def _slug(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
@@ -295,14 +309,22 @@ def build_index(
 
         # pass 2: batches of chunks -> vectors (cached on disk as they are computed) -> stores
         # the index type is FAISS's own choice (exact or IVF by size); other stores choose theirs
-        store = Store.create(encoder.dim, **({"index_type": index_type}
-                                             if vector_store == "faiss" and index_type != "auto"
-                                             else {}))
+        store_kw = ({"index_type": index_type}
+                    if vector_store == "faiss" and index_type != "auto" else {})
+        # a store that can be built from vectors read back in batches (FAISS) gets them from a
+        # file written here as they come: an IVF of a million vectors is then trained on a
+        # sample and filled batch by batch, never from an exact index of all of them in memory
+        direct = hasattr(Store, "build")
+        vec_path = tmp / PASSAGE_VECTORS
+        vec_file = open(vec_path, "wb") if direct else None  # noqa: SIM115 - closed below
+        store = None if direct else Store.create(encoder.dim, **store_kw)
         # the sentence array is written in place, row by row: never all in memory
         sent_store = SentenceStore.create(encoder.dim, **(
             {"folder": tmp / SENTENCES, "size": n_sentences}
             if SentenceStore.kind == "array" else {}))
-        tokens: list[list[str]] = []
+        # tokens go to disk as integer ids batch by batch: as lists of strings a million
+        # passages were ~12 GB (bench_build_scale, 2026-11-30)
+        token_writer = TokenIdWriter(tmp / LEXICAL)
         n1 = n2 = 0
 
         def enc(texts: list[str]):
@@ -312,22 +334,37 @@ def build_index(
             for first, batch in _batches(ChunkTable(tmp), BUILD_BATCH):
                 texts = [passage_text(c) for c in batch]
                 vecs, n = cache.embed("passage", texts, enc)
-                store.add(range(first, first + len(batch)), vecs)
+                if vec_file is not None:
+                    vec_file.write(np.ascontiguousarray(vecs, dtype=np.float32).tobytes())
+                else:
+                    store.add(range(first, first + len(batch)), vecs)
                 n1 += n
                 sents = [s.text for c in batch for s in c.sentences]
                 lo = int(offsets[first])
                 vecs, n = cache.embed("sentence", sents, enc)
                 sent_store.add(range(lo, lo + len(sents)), vecs)
                 n2 += n
-                tokens.extend(tok.map(texts))
+                token_writer.add(tok.map(texts))
                 b.update(len(batch))
         encoded = n1 + n2
+        if vec_file is not None:
+            vec_file.close()
+            store = Store.build(encoder.dim, n_chunks, lambda: _read_rows(vec_path, encoder.dim),
+                                **store_kw)
         store.save(tmp / PASSAGES)
+        vec_path.unlink(missing_ok=True)
         passage_index = {**(getattr(store, "info", None) or {"type": store.kind}),
                          "asked": index_type}
         sent_store.save(tmp / SENTENCES)
-        Lexical(range(n_chunks), tokens).save(tmp / LEXICAL)
-        del tokens
+        token_ids = token_writer.close()
+        if hasattr(Lexical, "build"):  # from the id files, in blocks
+            Lexical.build(tmp / LEXICAL, range(n_chunks), token_ids)
+        else:  # a store that takes token lists (a remote one): the strings, once
+            tokens = list(token_ids)
+            del token_ids
+            shutil.rmtree(tmp / LEXICAL)
+            Lexical(range(n_chunks), tokens).save(tmp / LEXICAL)
+            del tokens
         manifest = versioned.seal(tmp, {
             "format": FORMAT,
             "seedqa_version": __version__,

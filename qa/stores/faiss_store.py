@@ -20,7 +20,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -303,8 +303,67 @@ class FaissStore:
             index.nprobe = int(self._info["nprobe"])
         self._index, self._mapped = index, None
 
-    def _wants_ivf(self) -> bool:
-        n = len(self)
+    @classmethod
+    def build(
+        cls, dim: int, n: int, batches: Callable[[], Iterator[np.ndarray]],
+        index_type: str = "auto", ivf_min: int | None = None,
+    ) -> FaissStore:
+        """The store `create` + `add` (ids 0..n-1) + `save` would give, from vectors read
+        batch by batch: `batches()` yields consecutive float32 row blocks and may be called
+        several times (the build reads them back from a file). An IVF is trained on a sample
+        and filled batch by batch, never holding the exact index of all n vectors (1.5 GB at
+        a million 384-d vectors, plus a copy while converting)."""
+        store = cls.create(dim, index_type, ivf_min)
+        if not store._wants_ivf(n):
+            lo = 0
+            for part in batches():
+                store.add(range(lo, lo + len(part)), part)
+                lo += len(part)
+            return store
+        rng = np.random.default_rng(SEED)
+        nlist, train_size = ivf_shape(n)
+        # the same draws as `_to_ivf`, so both routes build the same index
+        sample = np.sort(rng.choice(n, size=train_size, replace=False))
+        qpos = np.sort(rng.choice(n, size=min(n, CALIBRATION_QUERIES), replace=False))
+        train = np.zeros((len(sample), dim), np.float32)
+        queries = np.zeros((len(qpos), dim), np.float32)
+        lo = 0
+        for part in batches():
+            hi = lo + len(part)
+            for want, out in ((sample, train), (qpos, queries)):
+                a, b = np.searchsorted(want, [lo, hi])
+                out[a:b] = part[want[a:b] - lo]
+            lo = hi
+        if lo != n:
+            raise SeedQAError(f"{lo} vectors read back, {n} expected")
+        k = min(10, n)
+
+        def fill(ivf) -> np.ndarray:
+            import faiss
+
+            heap = faiss.ResultHeap(len(queries), k, keep_max=True)
+            start = 0
+            for part in batches():
+                part = np.ascontiguousarray(part, dtype=np.float32)
+                ids = np.arange(start, start + len(part), dtype=np.int64)
+                ivf.add_with_ids(part, ids)
+                flat = faiss.IndexFlatIP(dim)  # exact neighbours of the calibration queries
+                flat.add(part)
+                d, i = flat.search(queries, min(k, len(part)))
+                if d.shape[1] < k:
+                    pad = k - d.shape[1]
+                    d = np.pad(d, ((0, 0), (0, pad)), constant_values=-np.inf)
+                    i = np.pad(i, ((0, 0), (0, pad)), constant_values=-1)
+                heap.add_result(d, np.where(i >= 0, i + start, -1))
+                start += len(part)
+            heap.finalize()
+            return heap.I
+
+        store._train_ivf(n, train, queries, fill)
+        return store
+
+    def _wants_ivf(self, n: int | None = None) -> bool:
+        n = len(self) if n is None else n
         if self._index_type == "flat" or (self._index_type == "auto" and n < self._ivf_min):
             return False
         # too few vectors for MIN_NLIST well-trained lists: exact is both better and fast here
@@ -316,27 +375,41 @@ class FaissStore:
 
         flat = self._index
         inner = faiss.downcast_index(flat.index)
-        n, dim = len(self), self.dim
+        n = len(self)
         ids = faiss.vector_to_array(flat.id_map).astype(np.int64)
         nlist, train_size = ivf_shape(n)
         rng = np.random.default_rng(SEED)
+        sample = np.sort(rng.choice(n, size=train_size, replace=False))
+        train = np.ascontiguousarray(inner.reconstruct_batch(sample), dtype=np.float32)
+        # nprobe from measured recall on the store's own vectors as questions
+        qpos = np.sort(rng.choice(n, size=min(n, CALIBRATION_QUERIES), replace=False))
+        queries = np.ascontiguousarray(inner.reconstruct_batch(qpos), dtype=np.float32)
 
+        def fill(ivf) -> np.ndarray:
+            for lo in range(0, n, BATCH):
+                hi = min(n, lo + BATCH)
+                ivf.add_with_ids(inner.reconstruct_n(lo, hi - lo), ids[lo:hi])
+            return flat.search(queries, min(10, n))[1]
+
+        self._train_ivf(n, train, queries, fill)
+
+    def _train_ivf(self, n: int, train: np.ndarray, queries: np.ndarray,
+                   fill: Callable[[Any], np.ndarray]) -> None:
+        """Train an IVF-SQ8 on `train`, let `fill` add every vector to it (and return the
+        exact top-10 of `queries`), then choose nprobe by measured recall; it becomes the
+        store's index."""
+        import faiss
+
+        dim = self.dim
+        nlist, train_size = ivf_shape(n)
         quantizer = faiss.IndexFlatIP(dim)
         ivf = faiss.IndexIVFScalarQuantizer(
             quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
         )
-        sample = np.sort(rng.choice(n, size=train_size, replace=False))
-        ivf.train(np.ascontiguousarray(inner.reconstruct_batch(sample), dtype=np.float32))
+        ivf.train(train)
         ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # get/remove by arbitrary id
-        for lo in range(0, n, BATCH):
-            hi = min(n, lo + BATCH)
-            ivf.add_with_ids(inner.reconstruct_n(lo, hi - lo), ids[lo:hi])
-
-        # nprobe from measured recall on the store's own vectors as questions
-        qpos = np.sort(rng.choice(n, size=min(n, CALIBRATION_QUERIES), replace=False))
-        queries = np.ascontiguousarray(inner.reconstruct_batch(qpos), dtype=np.float32)
+        exact = fill(ivf)
         k = min(10, n)
-        _, exact = flat.search(queries, k)
         candidates = [p for p in NPROBES if p <= nlist]
         if nlist not in candidates:
             candidates.append(nlist)  # all lists: the best SQ8 can do

@@ -241,3 +241,25 @@ def test_ivf_shape_follows_the_training_rules():
     assert nlist * 39 <= train <= 50_000 and nlist >= 1000  # never trains on all of a million
     nlist, train = faiss_store.ivf_shape(100_000)
     assert nlist == round(4 * 100_000**0.5) and 39 * nlist <= train <= 50_000
+
+
+@pytest.mark.parametrize("n", [THRESHOLD - 1, N])
+def test_build_from_batches_equals_create_add_save(n, tmp_path):
+    """`FaissStore.build` (what the index build uses: vectors read back in batches, the IVF
+    trained on a sample and filled batch by batch) writes the index create + add + save does."""
+    ref = FaissStore.create(DIM, ivf_min=THRESHOLD)
+    ref.add(np.arange(n), VECS[:n])
+    ref.save(tmp_path / "ref")
+    calls = []
+
+    def batches():
+        calls.append(1)
+        for lo in range(0, n, 700):  # uneven batches: the last one short
+            yield VECS[lo: min(n, lo + 700)]
+
+    built = FaissStore.build(DIM, n, batches, ivf_min=THRESHOLD)
+    built.save(tmp_path / "built")
+    assert built.info == ref.info
+    assert (tmp_path / "built" / "vectors.faiss").read_bytes() == (
+        tmp_path / "ref" / "vectors.faiss").read_bytes()
+    assert len(calls) == (1 if n < THRESHOLD else 2)  # the IVF reads the vectors twice

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
 import pytest
 
 import qa.index
@@ -199,3 +200,41 @@ def test_ivf_asked_of_a_store_too_small_to_train_is_built_once(tmp_path, caplog)
     with caplog.at_level("INFO", logger="qa.index"):
         again = open_index(docs, tmp_path / "idx", FakeEncoder(), progress=True, index_type="ivf")
     assert again.folder == small.folder and "rebuilding" not in caplog.text
+
+
+def test_vector_cache_merges_new_digests_and_finds_every_row(tmp_path, monkeypatch):
+    """Digests appended past `MERGE_NEW` join the sorted arrays (no dict entry per vector);
+    every text is still found, by this cache and by one reopened from disk."""
+    from qa import vector_cache
+    from qa.vector_cache import VectorCache
+
+    monkeypatch.setattr(vector_cache, "MERGE_NEW", 7)
+    encoded: list[str] = []
+
+    def enc(texts):
+        encoded.extend(texts)
+        return np.stack([np.full(4, float(t.split()[1]), np.float32) for t in texts])
+
+    cache = VectorCache(tmp_path / "c", 4)
+    texts = [f"t {i}" for i in range(60)]
+    for lo in range(0, 60, 9):
+        cache.embed("passage", texts[lo: lo + 9], enc, batch=4)
+    assert len(cache._new) < 7 and len(cache._sorted) >= 53
+    for c in (cache, VectorCache(tmp_path / "c", 4)):
+        vecs, n = c.embed("passage", texts[::-1], enc)
+        assert n == 0 and np.array_equal(vecs[:, 0], np.arange(59, -1, -1, dtype=np.float32))
+    assert sorted(encoded) == sorted(texts)  # each embedded once
+
+
+def test_array_store_written_in_place_without_a_writable_map(tmp_path):
+    from qa.stores.array_store import ArrayStore
+
+    store = ArrayStore.create(4, folder=tmp_path, size=6)
+    assert store._vectors.flags.writeable is False  # rows go through pwrite
+    store.add(range(0, 3), np.arange(12, dtype=np.float32).reshape(3, 4))
+    store.add([5, 3], np.array([[9] * 4, [7] * 4], dtype=np.float32))  # out of order
+    store.add([4], np.full((1, 4), 8, np.float32))
+    assert np.array_equal(store.get(range(3, 6))[:, 0], [7, 8, 9])  # visible before save
+    store.save(tmp_path)
+    again = ArrayStore.load(tmp_path)
+    assert np.array_equal(again.get(range(0, 6))[:, 0], [0, 4, 8, 7, 8, 9])
