@@ -180,6 +180,10 @@ class OnnxQueryEncoder:
                                             providers=["CPUExecutionProvider"])
         self.prefix = prefix
         self._lock = threading.Lock()
+        # int8 quantises each call's activations with one scale for the whole call (all its
+        # texts and their padding): a question grouped with others would get another vector
+        # than alone, so it runs alone; fp32 vectors do not depend on the group
+        self.max_group = 1 if kind == "int8" else MAX_GROUP
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One vector per text. Several texts are run in groups of similar token length, each
@@ -187,7 +191,7 @@ class OnnxQueryEncoder:
         multiply the group's cost (a 300-token question among 15 of 20 tokens: ~15x)."""
         encs = self.tokenizer.encode_batch([self.prefix + t for t in texts])
         vecs: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(encs)
-        for group in _groups([len(e.ids) for e in encs]):
+        for group in _groups([len(e.ids) for e in encs], self.max_group):
             for i, v in zip(group, self._run([encs[i] for i in group]), strict=True):
                 vecs[i] = v
         return np.stack(vecs)
@@ -214,7 +218,7 @@ MAX_PADDING = 0.25
 MAX_GROUP = 8
 
 
-def _groups(lengths: list[int]) -> list[list[int]]:
+def _groups(lengths: list[int], max_group: int = MAX_GROUP) -> list[list[int]]:
     """Indices of `lengths` in groups of similar length (shortest first), each group's padded
     size (count x longest) within `MAX_PADDING` of its real size."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
@@ -222,7 +226,7 @@ def _groups(lengths: list[int]) -> list[list[int]]:
     real = 0
     for i in order:
         g = groups[-1] if groups else None
-        if g is not None and len(g) < MAX_GROUP and \
+        if g is not None and len(g) < max_group and \
                 (len(g) + 1) * lengths[i] <= (1 + MAX_PADDING) * (real + lengths[i]):
             g.append(i)
             real += lengths[i]
