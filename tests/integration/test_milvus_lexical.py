@@ -216,7 +216,7 @@ def test_rebuild_keeps_the_live_and_drops_the_old_lexical_collections(tmp_path):
 def test_cli_milvus_uri_puts_the_index_there_and_answers_as_faiss(built, seed_engine, tmp_path):
     """The one real-encoder test: `--store milvus --milvus-uri FILE.db` on the seeds (vectors
     from the copied index's cache), against the session's FAISS + bm25s engine; then
-    `ask --from-milvus` with that file alone."""
+    `ask --from-milvus` and `chat --from-milvus` with that file alone."""
     from tests.conftest import run_cli
 
     docs, index_dir = built
@@ -248,4 +248,22 @@ def test_cli_milvus_uri_puts_the_index_there_and_answers_as_faiss(built, seed_en
                      env={"SEEDQA_MILVUS_SET": set_name(index_dir)})
     assert remote.returncode == 0, remote.stderr
     assert json.loads(remote.stdout) == seed_engine.answer(q).to_json()
+    assert not (tmp_path / "no-index").exists() and not (tmp_path / "no-docs").exists()
+
+    # one of several chat servers behind a load balancer: `chat --from-milvus`, same answer
+    from gradio_client import Client
+
+    from tests.conftest import ChatProcess, free_port
+
+    port = free_port()
+    chat = ChatProcess(["--docs", str(tmp_path / "no-docs"), "--index", str(tmp_path / "no-index"),
+                        "--store", "milvus", "--from-milvus", "--milvus-uri", str(moved),
+                        "--port", str(port)], {"SEEDQA_MILVUS_SET": set_name(index_dir)})
+    try:
+        chat.wait_for(r"Ctrl\+C")
+        client = Client(f"http://127.0.0.1:{port}", verbose=False, download_files=False)
+        assert client.predict(q, api_name="/ask") == seed_engine.answer(q).to_json()
+    finally:
+        chat.stop()
+    assert "Opening the index Milvus names live" in chat.output
     assert not (tmp_path / "no-index").exists() and not (tmp_path / "no-docs").exists()

@@ -14,7 +14,15 @@ import click
 
 from qa.core.errors import SeedQAError
 from qa.core.offline import offline_env
-from ui.cli.common import docs_option, fail, index_option, model_option, open_engine, store_option
+from ui.cli.common import (
+    docs_option,
+    fail,
+    index_option,
+    live_option,
+    model_option,
+    open_engine,
+    store_option,
+)
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -64,6 +72,7 @@ def _port_taken(host: str, port: int) -> None:
 @index_option
 @model_option
 @store_option
+@live_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=7860, show_default=True, help="Port."
@@ -99,7 +108,9 @@ def chat_cmd(
 ) -> None:
     """Chat with the documents in a browser: cited, verbatim answers. Files can be added to (or
     removed from) DOCS in the window; on a public --share link without --auth only with
-    --allow-upload, since anyone with the link could write to the folder."""
+    --allow-upload, since anyone with the link could write to the folder. With --from-milvus
+    (one of several chat servers answering from one Milvus) there is no documents panel: the
+    documents are not here, and the index changes where it is built."""
     try:
         login = parse_auth(auth)
         server = parse_share_server(share_server)
@@ -107,8 +118,9 @@ def chat_cmd(
         fail(str(e), 2)
     if server and not share:
         click.echo("Note: --share-server has no effect without --share.", err=True)
-    upload = not no_upload and (allow_upload or not share or login is not None)
-    if share and login is None and not no_upload and not allow_upload:
+    live = bool(click.get_current_context().meta.get("seedqa.from_milvus"))
+    upload = not no_upload and not live and (allow_upload or not share or login is not None)
+    if share and login is None and not no_upload and not allow_upload and not live:
         click.echo("Note: uploads are off on a public link without --auth (--allow-upload turns "
                    "them on).", err=True)
     if not _port_free(host, port):
@@ -116,7 +128,8 @@ def chat_cmd(
     offline_env()  # before Gradio is imported: it reads these at import time
     from ui.app import build_app, launch
 
-    click.echo(f"Opening the documents in {docs} ...", err=True)
+    click.echo("Opening the index Milvus names live ..." if live
+               else f"Opening the documents in {docs} ...", err=True)
     try:
         engine = open_engine(docs, index, model)
         app = build_app(engine, upload=upload, max_upload_mb=max_upload_mb,
