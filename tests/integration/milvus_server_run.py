@@ -162,11 +162,14 @@ def main(work: Path) -> None:
 
         client = MilvusClient(uri=env["SEEDQA_MILVUS_URI"])
         alias = client.describe_alias(set_name(idx))["collection_name"]
+        names = client.list_indexes(alias, field_name="vector")
+        passage_index = client.describe_index(alias, names[0]) if names else {}
         print(json.dumps({
             "server_start_s": round(started, 2), "reference_s": round(reference, 2),
             "build_s": round(build, 2), "readers_ready_s": round(readers_ready, 2),
             "rebuild_s": round(rebuild, 2), "drain_s": round(drain, 2),
             "first": first, "second": second, "alias": alias, "expected": expected,
+            "passage_index": {k: str(v) for k, v in passage_index.items()},
             "collections": client.list_collections(), "errors": errors,
             "readers": [[json.loads(line) for line in o.read_text(encoding="utf-8").splitlines()]
                         for o in outs]}, ensure_ascii=False))

@@ -39,6 +39,8 @@ def test_two_readers_answer_from_one_server_while_a_rebuild_switches_the_alias(t
     assert first != second
     # the alias names the new build's passages; the old build's collections outlive the switch
     assert run["alias"] == run["second"]["passages"]
+    # on a server the passages get an HNSW graph (milvus-lite: FLAT, its only index)
+    assert run["passage_index"]["index_type"] == "HNSW", run["passage_index"]
     assert run["first"]["passages"] in run["collections"]
     assert run["expected"]["before"] != run["expected"]["after"]
     assert "近2000家" in run["expected"]["before"][0]["answer"]
