@@ -53,9 +53,9 @@ from qa.stores.milvus_store import (
     FILE,
     MAX_TOPK,
     PREFIX,
+    MilvusCalls,
     _connect,
     _is_server,
-    _one_line,
     _resolve,
     release,
     sweep,
@@ -97,7 +97,7 @@ def _terms(tokens: Sequence[str]) -> list[str]:
     return [encode_token(t) for t in tokens] or [EMPTY]
 
 
-class MilvusBm25Store:
+class MilvusBm25Store(MilvusCalls):
     """BM25 over one token list per passage id, scored and stored by Milvus."""
 
     kind: ClassVar[str] = "milvus-bm25"
@@ -118,17 +118,6 @@ class MilvusBm25Store:
     @property
     def _df_collection(self) -> str:
         return f"{self._collection}_df"
-
-    # -- calls into Milvus -------------------------------------------------------------------
-
-    def _call(self, what: str, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except SeedQAError:
-            raise
-        except Exception as exc:
-            raise SeedQAError(f"Milvus {what} failed on {self._collection} at {self._uri}: "
-                              f"{_one_line(exc)}; check the server, or rebuild the index") from exc
 
     def _create_collections(self) -> None:
         from pymilvus import DataType, Function, FunctionType, MilvusClient

@@ -99,7 +99,25 @@ def _connect(uri: str):
             quiet.setLevel(level)
 
 
-class MilvusStore:
+class MilvusCalls:
+    """Calls into Milvus for a store of one collection: any failure is a one-line
+    `SeedQAError` naming the call, the collection and the URI (shared by the vector and BM25
+    stores)."""
+
+    _collection: str
+    _uri: str | None
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SeedQAError:
+            raise
+        except Exception as exc:
+            raise SeedQAError(f"Milvus {what} failed on {self._collection} at {self._uri}: "
+                              f"{_one_line(exc)}; check the server, or rebuild the index") from exc
+
+
+class MilvusStore(MilvusCalls):
     """Cosine search over vectors by id in one Milvus collection."""
 
     kind: ClassVar[str] = "milvus"
@@ -121,17 +139,6 @@ class MilvusStore:
     @property
     def dim(self) -> int:
         return self._dim
-
-    # -- calls into Milvus -------------------------------------------------------------------
-
-    def _call(self, what: str, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except SeedQAError:
-            raise
-        except Exception as exc:
-            raise SeedQAError(f"Milvus {what} failed on {self._collection} at {self._uri}: "
-                              f"{_one_line(exc)}; check the server, or rebuild the index") from exc
 
     def _create_collection(self) -> None:
         from pymilvus import DataType, MilvusClient
