@@ -200,15 +200,6 @@ class MilvusBm25Store(MilvusCalls):
 
     # -- the protocol --------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        if self._pending is not None:
-            return len(self._pending)
-        if self._count is None:
-            res = self._call("count", self._client.query, self._collection, filter="",
-                             output_fields=["count(*)"], consistency_level="Strong")
-            self._count = int(res[0]["count(*)"])
-        return self._count
-
     def add(self, ids: Sequence[int], tokens: Sequence[Sequence[str]]) -> None:
         """Insert passages under `ids`, replacing any already stored under the same id."""
         changes = {int(i): list(t) for i, t in zip(ids, tokens, strict=True)}
@@ -276,9 +267,7 @@ class MilvusBm25Store(MilvusCalls):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         if self._client is None:
-            self._uri, self._default = _resolve(folder)
-            self._owner = str(folder.resolve().parent.parent)
-            self._client = _connect(self._uri)
+            self._connect_at(folder)
             sweep(self._client, Path(self._owner), {self._collection, self._df_collection},
                   self._uri or "")
             self._create_collections()

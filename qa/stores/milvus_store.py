@@ -100,12 +100,31 @@ def _connect(uri: str):
 
 
 class MilvusCalls:
-    """Calls into Milvus for a store of one collection: any failure is a one-line
-    `SeedQAError` naming the call, the collection and the URI (shared by the vector and BM25
-    stores)."""
+    """What the vector and BM25 stores on Milvus share: calls into Milvus, any failure a
+    one-line `SeedQAError` naming the call, the collection and the URI; and the count of what
+    is stored (the rows kept in memory before the first save, else Milvus' count, cached)."""
 
     _collection: str
     _uri: str | None
+    _client: object
+    _pending: dict | None
+    _count: int | None
+
+    def __len__(self) -> int:
+        if self._pending is not None:
+            return len(self._pending)
+        if self._count is None:
+            res = self._call("count", self._client.query, self._collection, filter="",
+                             output_fields=["count(*)"], consistency_level="Strong")
+            self._count = int(res[0]["count(*)"])
+        return self._count
+
+    def _connect_at(self, folder: Path) -> None:
+        """Connect where a first save into `folder` puts the collection (`_resolve`); the
+        index folder two levels up owns it (see `sweep`)."""
+        self._uri, self._default = _resolve(folder)
+        self._owner = str(folder.resolve().parent.parent)
+        self._client = _connect(self._uri)
 
     def _call(self, what: str, fn, *args, **kwargs):
         try:
@@ -167,15 +186,6 @@ class MilvusStore(MilvusCalls):
         self._count = None
 
     # -- the protocol --------------------------------------------------------------------------
-
-    def __len__(self) -> int:
-        if self._pending is not None:
-            return len(self._pending)
-        if self._count is None:
-            res = self._call("count", self._client.query, self._collection, filter="",
-                             output_fields=["count(*)"], consistency_level="Strong")
-            self._count = int(res[0]["count(*)"])
-        return self._count
 
     def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -256,9 +266,7 @@ class MilvusStore(MilvusCalls):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         if self._client is None:
-            self._uri, self._default = _resolve(folder)
-            self._owner = str(folder.resolve().parent.parent)
-            self._client = _connect(self._uri)
+            self._connect_at(folder)
             self._sweep(folder)
             self._create_collection()
             pending, self._pending = self._pending or {}, None

@@ -22,10 +22,9 @@ from qa.stores.bm25_store import Bm25Store
 from qa.stores.milvus_lexical import MilvusBm25Store, decode_token, encode_token
 from qa.stores.milvus_store import DB, FILE
 from tests.fakes import FakeEncoder
+from tests.integration.test_milvus_store import _docs
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = "宁波商会成立于2001年。\n\n商会现有会员320家，会长是王立。\n\n总部设在江北区。\n"
-MOLDS = "北仑区是模具之乡。\n\n北仑模具企业有近2000家。\n\n模具产值占全省三成。\n"
 QUESTIONS = ("北仑有多少家模具企业？", "商会成立于哪一年？", "会长是谁？", "总部设在哪里？")
 CORPUS = {
     10: ["宁波", "商会", "成立"],
@@ -158,14 +157,6 @@ def test_reopens_in_a_new_client_and_a_new_process(tmp_path):
     assert later["len"] == 5 and later["df"] == [3, 1, 0]
     for (scores, ids), hit in zip(later["hits"], before, strict=True):
         _same((np.asarray(scores), np.asarray(ids)), hit)
-
-
-def _docs(tmp_path: Path) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text(DOC, encoding="utf-8")
-    (docs / "b.txt").write_text(MOLDS, encoding="utf-8")
-    return docs
 
 
 def test_engine_on_milvus_answers_as_faiss_in_every_mode(tmp_path):
