@@ -50,6 +50,8 @@ def default_sets(work: Path, root: Path, external: Path) -> list[Spec]:
 
 def _code_key(model: str | None) -> str:
     import qa.chunks
+    import qa.crosslingual
+    import qa.engine
     import qa.features
     import qa.lexical
     import qa.near_miss
@@ -58,7 +60,8 @@ def _code_key(model: str | None) -> str:
     import qa.spans
 
     h = hashlib.sha256(str(model).encode())
-    for mod in (qa.features, qa.near_miss, qa.question, qa.spans, qa.lexical, qa.retrieve, qa.chunks):
+    for mod in (qa.features, qa.near_miss, qa.question, qa.spans, qa.lexical, qa.retrieve, qa.chunks,
+                qa.engine, qa.crosslingual):
         h.update(Path(mod.__file__).read_bytes())
     return h.hexdigest()[:12]
 

@@ -81,6 +81,10 @@ class LexicalStore(Protocol):
     def doc_freq(self, token: str) -> int:
         """How many passages contain `token` (for IDF weights in answer features)."""
 
+    def vocabulary(self) -> list[str]:
+        """Every token of the indexed passages (English questions are matched to these words:
+        `qa.crosslingual`)."""
+
     def save(self, folder: Path) -> None: ...
 
     @classmethod

@@ -89,6 +89,12 @@ class Bm25Store:
             return 0
         return int(indptr[tid + 1] - indptr[tid])
 
+    def vocabulary(self) -> list[str]:
+        """Every token of the indexed passages (bm25s' vocabulary, without the empty token)."""
+        if not len(self._ids):
+            return []
+        return [t for t in self._bm25.vocab_dict if t]
+
     def search(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The `k` best passages with a positive score, best first (ties by id)."""
         known = [t for t in tokens if len(self._ids) and t in self._bm25.vocab_dict]

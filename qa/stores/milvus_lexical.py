@@ -237,6 +237,20 @@ class MilvusBm25Store(MilvusCalls):
             self._df[token] = int(found.get(term, 0))
         return self._df[token]
 
+    def vocabulary(self) -> list[str]:
+        """Every token of the indexed passages: the df collection's keys, read in pages."""
+        if self._pending is not None:
+            return self._buffer().vocabulary()
+        it = self._call("query_iterator", self._client.query_iterator, self._df_collection,
+                        batch_size=GET_BATCH * 10, filter="df > 0", output_fields=["token"])
+        out: list[str] = []
+        try:
+            while rows := self._call("query_iterator", it.next):
+                out.extend(t for r in rows if (t := decode_token(r["token"])))
+        finally:
+            it.close()
+        return out
+
     def search(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The `k` best passages with a positive score, best first (ties by id)."""
         none = np.zeros(0, np.float32), np.zeros(0, np.int64)

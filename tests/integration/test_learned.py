@@ -225,3 +225,12 @@ def test_near_miss_twins_change_one_constraint_to_a_value_absent_from_the_docume
     old, new = change.split("->")
     assert kind == "place" and old in corpus and new not in corpus and new in changed
     assert near_miss("会议开得怎么样？", corpus, pool, rng) is None  # nothing to change safely
+
+
+def test_english_question_finds_the_chinese_passage_by_the_names_it_spells(seed_engine):
+    """`Li Yanfeng` and `Dalian` are matched to 李延锋 and 大连 by pinyin: lexical search alone
+    ranks their passage first, where jieba tokens of English found nothing before."""
+    a = seed_engine.answer("What did Li Yanfeng say about the district federations of Dalian?",
+                           mode="lexical")
+    assert a.citations, "no passage found for an English question"
+    assert "李延锋" in a.citations[0].text and "大连" in a.citations[0].text

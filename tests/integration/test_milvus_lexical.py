@@ -108,6 +108,7 @@ def test_odd_tokens_round_trip(tmp_path):
         assert list(store.search([part], 50)[1]) == [], part
         assert store.doc_freq(part) == 0, part
     assert store.doc_freq("共有") == len(ODD) and store.doc_freq("") == 1  # the empty passage
+    assert sorted(store.vocabulary()) == sorted([*ODD, "共有"])  # decoded; the empty token not
     assert store.terms([100, 108, 200, 999]) == {100: ["new york", "共有"],
                                                  108: ["nul\x00x", "共有"], 200: []}
     assert len(store) == len(ODD) + 1
@@ -127,6 +128,11 @@ def test_doc_freq_follows_add_upsert_and_delete(tmp_path):
     store.delete([11, 14, 999])  # 999 was never there
     assert (store.doc_freq("会员"), store.doc_freq("总部"), store.doc_freq("港口")) == (0, 1, 2)
     assert list(store.search(["会员"], 5)[1]) == [] and len(store) == 5
+    # the words English questions are matched to: only those still in a passage
+    assert sorted(store.vocabulary()) == sorted(
+        {"宁波", "商会", "成立", "江北区", "总部", "模具", "北仑", "企业", "港口"})
+    assert sorted(_store(tmp_path, save=False).vocabulary()) == sorted(  # before the first save
+        {t for toks in CORPUS.values() for t in toks})
     ref = Bm25Store([10, 12, 13, 15, 16], [CORPUS[10], CORPUS[12], CORPUS[13], ["港口", "商会"],
                                            ["港口"]])
     for q in (["商会"], ["港口", "宁波"], ["总部"]):  # Milvus' statistics followed too
