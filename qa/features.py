@@ -316,6 +316,7 @@ def candidates_and_features(
     max_lex = max((h.lexical for h in hits), default=0.0) or 1.0
     max_pdense = max((h.dense for h in hits), default=0.0)
     per_hit = []
+    index.prefetch_sentences([h.chunk_id for h in hits])
     for hit in hits:
         chunk = index.chunks[hit.chunk_id]
         svecs = index.sentence_vectors(hit.chunk_id)

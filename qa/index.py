@@ -78,6 +78,14 @@ class Index:
     sentence_offsets: np.ndarray
     lexical: LexicalStore
 
+    def prefetch_sentences(self, chunk_ids: Sequence[int]) -> None:
+        """Start reading the sentence vectors of these chunks together (see
+        `ArrayStore.prefetch`); stores that cannot take the hint ignore it."""
+        prefetch = getattr(self.sentences, "prefetch", None)
+        if prefetch is not None:
+            off = self.sentence_offsets
+            prefetch([(int(off[i]), int(off[i + 1])) for i in chunk_ids])
+
     def sentence_vectors(self, chunk_id: int) -> np.ndarray:
         """The vectors of a chunk's sentences, in order."""
         lo, hi = int(self.sentence_offsets[chunk_id]), int(self.sentence_offsets[chunk_id + 1])

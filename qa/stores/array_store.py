@@ -14,8 +14,10 @@ protocol's sake and is exact (a scan), so this store is also correct, if slow, f
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -122,6 +124,26 @@ class ArrayStore:
         scores = q @ np.asarray(self._vectors[rows], dtype=np.float32).T
         top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(scores, top, axis=1), rows[top]
+
+    def prefetch(self, spans: Iterable[tuple[int, int]]) -> None:
+        """Ask the kernel to read rows `[lo, hi)` of each span now, all at once.
+
+        A question reads the sentence rows of its ~5 passages, scattered over a file that at a
+        million passages (3.7 GB) is mostly not in memory: read one after the other, each cost a
+        disk round trip (~10 ms a question at 1M passages). Announced together, the reads
+        overlap. A hint only: nothing changes when it is ignored or the array is in memory."""
+        mm = getattr(self._vectors, "_mmap", None)
+        if mm is None or not hasattr(mm, "madvise"):
+            return
+        row = self.dim * np.dtype(DTYPE).itemsize
+        base = int(getattr(self._vectors, "offset", 0))
+        for lo, hi in spans:
+            if hi <= lo:
+                continue
+            start = base + lo * row
+            aligned = start - start % mmap.PAGESIZE
+            with contextlib.suppress(OSError, ValueError):
+                mm.madvise(mmap.MADV_WILLNEED, aligned, start + (hi - lo) * row - aligned)
 
     def get(self, ids: Sequence[int]) -> np.ndarray:
         if isinstance(ids, range) and ids.step == 1:  # a chunk's sentences: one slice, no copy

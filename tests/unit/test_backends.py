@@ -177,3 +177,21 @@ def test_a_new_store_and_loader_are_one_module_and_one_registry_line(tmp_path, m
     assert first["location"]["line_start"] == 2
     sys.modules.pop("throwaway_store", None)
     sys.modules.pop("shout_loader", None)
+
+
+def test_array_store_prefetch_is_a_hint_that_changes_no_row(tmp_path):
+    """Sentence rows of a question's passages are announced together before they are read (a
+    disk round trip each at a million passages); mapped or in memory, the rows read are equal."""
+    from qa.stores.array_store import ArrayStore
+
+    v = _vectors(3000)
+    store = ArrayStore.create(8)
+    store.add(range(3000), v)
+    store.save(tmp_path / "s")
+    mapped = ArrayStore.load(tmp_path / "s")
+    assert getattr(mapped._vectors, "_mmap", None) is not None  # the path that advises the kernel
+    spans = [(0, 3), (1500, 1500), (2990, 3000), (700, 1200)]
+    for s in (store, mapped):
+        s.prefetch(spans)
+        for lo, hi in spans:
+            np.testing.assert_array_equal(s.get(range(lo, hi)), store.get(range(lo, hi)))
