@@ -14,8 +14,9 @@ generator version): N paragraphs of 250-400 characters, 200 a file, one line eac
 blank lines. A paragraph is filled with sentences until it reaches the chunker's 250-character
 target without passing its 400-character maximum, so the chunker makes exactly one chunk of
 each (the actual count is read from the manifest). Sentences are recombined from the clauses of
-the seed documents (`seeds/*.txt`, cleaned by seedqa's own loader, split into sentences and the
-sentences into clauses at ，；：), 3-4 clauses a sentence, with every number's digits redrawn and
+the seed documents (`seeds/*.txt`, cleaned by seedqa's own loader) and of the Wikipedia
+paragraphs of `../shared/external/` (CMRC 2018 trial, DRCD dev in traditional characters), split
+into sentences and the sentences into clauses at ，；：, 3-4 clauses a sentence, with every number's digits redrawn and
 every person name (jieba `nr`, 3 characters, common surname) replaced by a random one: with only
 ~200 seed sentences, sampling whole sentences would repeat each one thousands of times and the
 content-keyed vector cache would embed each repeat once, hiding most of the embedding work a
@@ -70,7 +71,9 @@ sys.path.insert(0, str(ROOT))
 
 DIM = 384
 PARAS_PER_FILE = 200
-GEN_VERSION = 2
+EXTERNAL = ROOT.parent / "shared" / "external"
+EXTERNAL_SETS = ("cmrc2018_trial.json", "DRCD_dev.json")
+GEN_VERSION = 3  # 3: clauses of the public sets too (CMRC 2018, DRCD), not only of the seeds
 RESERVOIR = 1000  # question candidates kept while generating
 WARMUP = 5
 UNRELATED = [
@@ -163,33 +166,56 @@ class BigramEncoder:
 
 
 class Clauses:
-    """Clause templates from the seed documents: literal text with number and name slots."""
+    """Clause templates from the seeds and the public sets: literal text with number and name
+    slots."""
 
-    def __init__(self, seeds: Path) -> None:
+    def __init__(self, seeds: Path, external: Path | None = None) -> None:
         from qa.chunks import split_sentences
         from qa.core.punctuation import SENTENCE_ENDS
         from qa.documents import read_paragraphs
         from qa.lexical import _get_jieba
+        from qa.posseg_fast import install
 
         _get_jieba()
+        install()  # the numpy Viterbi: DRCD's traditional text is mostly words jieba must guess
         import jieba.posseg
 
         self.templates: list[list[tuple[str, str]]] = []  # [(kind, text)], kind "", "num", "name"
-        for f in sorted(seeds.glob("*.txt")):
-            for p in read_paragraphs(f, f.name):
-                if p.is_heading:
-                    continue
-                for s, e in split_sentences(p.text):
-                    for clause in _CLAUSE_END.split(p.text[s:e]):
-                        body = re.sub(r"[，；：。！？;!?,]+$", "", clause.strip())
-                        if (len(body) < 4 or "■" in body or any(c in body for c in SENTENCE_ENDS)
-                                or body.count("“") != body.count("”")
-                                or body.count("（") != body.count("）")
-                                or not re.search(r"[\u4e00-\u9fff]", body)):
-                            continue
-                        self.templates.append(self._slots(body, jieba.posseg))
+        texts = [p.text for f in sorted(seeds.glob("*.txt")) for p in read_paragraphs(f, f.name)
+                 if not p.is_heading]
+        # the public sets' Wikipedia paragraphs (DRCD in traditional characters, as written):
+        # tens of thousands of clauses, so words and BM25 postings are spread as in a real
+        # archive rather than drawn from the seeds' ~600 clauses
+        for name in EXTERNAL_SETS:
+            path = (external or EXTERNAL) / name
+            if path.exists():
+                data = json.loads(path.read_text(encoding="utf-8"))
+                texts += [p["context"] for a in data["data"] for p in a["paragraphs"]]
+        self.sources = len(texts)
+        for text in texts:
+            for s, e in split_sentences(text):
+                for clause in _CLAUSE_END.split(text[s:e]):
+                    body = re.sub(r"[，；：。！？;!?,]+$", "", clause.strip())
+                    if (len(body) < 4 or "■" in body or any(c in body for c in SENTENCE_ENDS)
+                            or body.count("“") != body.count("”")
+                            or body.count("（") != body.count("）")
+                            or not re.search(r"[\u4e00-\u9fff]", body)):
+                        continue
+                    self.templates.append(self._slots(body, jieba.posseg))
         if not self.templates:
             raise SystemExit(f"no clauses found in {seeds}/*.txt")
+
+    @classmethod
+    def cached(cls, path: Path) -> Clauses:
+        """The templates, parsed once per generator version (tagging 37k clauses takes minutes)
+        and kept in the work folder for the other sizes."""
+        if path.exists():
+            out = cls.__new__(cls)
+            out.templates = [[tuple(p) for p in t] for t in json.loads(path.read_text("utf-8"))]
+            return out
+        out = cls(ROOT / "seeds")
+        path.write_text(json.dumps(out.templates, ensure_ascii=False), encoding="utf-8")
+        return out
 
     @staticmethod
     def _slots(body: str, posseg) -> list[tuple[str, str]]:
@@ -238,7 +264,7 @@ def generate(n: int, docs: Path, meta_path: Path, seed: int = 0) -> dict:
     shutil.rmtree(docs, ignore_errors=True)
     meta_path.unlink(missing_ok=True)
     docs.mkdir(parents=True)
-    clauses = Clauses(ROOT / "seeds")
+    clauses = Clauses.cached(docs.parent / f"clauses-v{GEN_VERSION}.json")
     rng = random.Random(seed)
     reservoir: list[dict] = []
     seen = chars = sentences = 0
