@@ -51,3 +51,15 @@ def test_every_seed_sentence_tagged_the_same():
     after = [jieba.posseg.lcut(t) for t in lines]
     assert [[(p.word, p.flag) for p in s] for s in before] == [
         [(p.word, p.flag) for p in s] for s in after]
+
+
+def test_a_run_seen_before_comes_from_the_memo_unchanged():
+    _get_jieba()
+    posseg_fast.install()
+    text = "國家這個體育場"  # traditional: words jieba's simplified dictionary must guess
+    first = posseg_fast.viterbi(text, char_state_tab_P, start_P, trans_P, emit_P)
+    first[1].append("mutated by a caller")  # a caller's list is its own
+    tb = posseg_fast._tables_for(trans_P, start_P, emit_P)
+    assert (id(char_state_tab_P), text) in tb.memo
+    again = posseg_fast.viterbi(text, char_state_tab_P, start_P, trans_P, emit_P)
+    assert again == _original()(text, char_state_tab_P, start_P, trans_P, emit_P)
