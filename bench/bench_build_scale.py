@@ -191,7 +191,6 @@ class Clauses:
             if path.exists():
                 data = json.loads(path.read_text(encoding="utf-8"))
                 texts += [p["context"] for a in data["data"] for p in a["paragraphs"]]
-        self.sources = len(texts)
         for text in texts:
             for s, e in split_sentences(text):
                 for clause in _CLAUSE_END.split(text[s:e]):
