@@ -14,6 +14,7 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 from pathlib import Path
@@ -22,7 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_build_scale import BigramEncoder, paths, questions_for, quiet_logging  # noqa: E402
+from bench_build_scale import (  # noqa: E402
+    SHAPE_ENV,
+    make_encoder,
+    paths,
+    questions_for,
+    quiet_logging,
+)
 
 
 def main() -> None:
@@ -31,6 +38,8 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/seedqa-scale")
     ap.add_argument("--questions", type=int, default=100)
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--stub", choices=("shaped", "bigram"), default="shaped",
+                    help="the encoder the index was built with (see bench_build_scale.py)")
     a = ap.parse_args()
     from qa.engine import SeedQA
     from qa.index import open_index
@@ -40,7 +49,10 @@ def main() -> None:
     docs, index_dir = paths(work, a.n)
     meta = json.loads((work / f"docs-{a.n}.json").read_text(encoding="utf-8"))
     warm, measured = questions_for(meta, a.questions)
-    enc = BigramEncoder()
+    shapes = sorted(Path(a.work).glob("stub-shape-*.npz"))
+    if a.stub == "shaped" and len(shapes) == 1:
+        os.environ.setdefault(SHAPE_ENV, str(shapes[0]))
+    enc = make_encoder(Path(a.work), a.stub)
     index = open_index(docs, index_dir, enc, progress=False)
     if enc.texts:
         raise SystemExit("the index was rebuilt: build it with bench_build_scale.py first")

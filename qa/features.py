@@ -344,11 +344,12 @@ def candidates_and_features(
         missing_passage = max((w for t, w in pairs if t not in passage_words), default=0.0)
         cons_passage = max((w for t, w in facts.constraints if t not in passage), default=0.0)
         n_s = len(chunk.sentences)
+        title = simple(chunk.title)
         for i, sent in enumerate(chunk.sentences):
             text = simple(sent.text)
             prev = simple(chunk.sentences[i - 1].text) if i > 0 else ""
-            ctx = f"{simple(chunk.title)} {prev} {text}"
-            ctx_words = _words(simple(chunk.title)) | _words(prev) | _words(text)
+            ctx = f"{title} {prev} {text}"
+            ctx_words = _words(title) | _words(prev) | _words(text)
             missing = [w for t, w in pairs if t not in ctx_words]
             novel = [0.0] * 5
             for w, f in _entities(text):
@@ -356,7 +357,10 @@ def candidates_and_features(
                     novel[_ENTITY_KIND[f]] += 1.0
             # the question names a place / person / organisation that the context does not, while
             # the context names another of the same kind: `杭州` asked, `宁波` said
-            ctx_kinds = {_ENTITY_KIND[f] for w, f in _entities(ctx) if w not in q.text}
+            # (tagged part by part: jieba cuts at the spaces anyway, so the kinds are the same,
+            # and each part's tags are cached while the joined text would be tagged afresh)
+            ctx_kinds = {_ENTITY_KIND[f] for part in (title, prev, text)
+                         for w, f in _entities(part) if w not in q.text}
             conflicts = [
                 1.0 if items and _frac(items, ctx) < 1.0 and kind in ctx_kinds else 0.0
                 for items, kind in ((facts.places, 1), (facts.names, 0), (facts.orgs, 2))

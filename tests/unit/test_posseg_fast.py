@@ -63,3 +63,17 @@ def test_a_run_seen_before_comes_from_the_memo_unchanged():
     assert (id(char_state_tab_P), text) in tb.memo
     again = posseg_fast.viterbi(text, char_state_tab_P, start_P, trans_P, emit_P)
     assert again == _original()(text, char_state_tab_P, start_P, trans_P, emit_P)
+
+
+def test_joined_text_tags_as_its_parts():
+    """`qa.features` takes a context's entity kinds as the union of its title's, previous
+    sentence's and sentence's own (each cached) rather than tagging the three joined by spaces:
+    that is only right while jieba cuts at every space, which this checks on every pair of
+    neighbouring seed lines."""
+    from qa.features import _entities, simple
+
+    lines = [simple(ln) for ln in _seed_lines()]
+    assert len(lines) > 100
+    for a, b in zip(lines, lines[1:], strict=False):
+        joined = set(_entities(f"{a[:12]} {a} {b}"))
+        assert joined == set(_entities(a[:12])) | set(_entities(a)) | set(_entities(b))
