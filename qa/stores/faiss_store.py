@@ -52,7 +52,10 @@ NPROBES = tuple(sorted({2**i for i in range(16)} | {3 * 2**i for i in range(15)}
 # 0.99, not the 0.95 floor: on CMRC's fit questions an IVF at 0.959 lost 0.02 of recall@1 and
 # 0.01 of sentence accuracy against exact search; a wider probe costs well under a millisecond
 RECALL_TARGET = 0.99
-RECALL_SLACK = 0.01
+# how far under the 8-bit ceiling the target may sit: at 0.01 DRCD's fit questions (nprobe 12 of
+# 28) lost 0.012 of recall@1 and 0.033 of refusal precision against exact search; at 0.005
+# (nprobe 24) recall@1 was unchanged and no figure moved by more than 0.008
+RECALL_SLACK = 0.005
 RECALL_FLOOR = 0.95
 CALIBRATION_QUERIES = 200
 SEED = 0
