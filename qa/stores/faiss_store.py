@@ -63,7 +63,7 @@ BATCH = 65_536  # vectors copied per step from the flat index into the IVF (boun
 
 
 # A question or a few are searched on one OpenMP thread: with two, every scan ends in a barrier
-# that waits for the other core, which a shared machine often has busy (bench/bench_scale.py, one
+# that waits for the other core, which a shared machine often has busy (bench/bench_stores_scale.py, one
 # query, exact index: 100k vectors 48 ms with 2 threads vs 5.5 ms with 1; 1M: 135 vs 50 ms).
 # Training and bulk searches keep every thread.
 FEW_QUERIES = 4
