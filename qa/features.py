@@ -83,7 +83,14 @@ class Candidate:
     span: Span | None
 
 
-@lru_cache(maxsize=100_000)
+# The per-text caches below hold ~11 KB a sentence all told (tags, word sets, entities): bounded
+# at 16k texts (about 600 questions' candidates at 1M passages, every sentence of a collection the
+# size of the seeds or the public sets) they stay under ~200 MB in a long-running server, where
+# 100k entries would have grown to ~1 GB.
+TEXT_CACHE = 16_384
+
+
+@lru_cache(maxsize=TEXT_CACHE)
 def simple(text: str) -> str:
     """The text in simplified script, same length (cached: candidates recur across questions)."""
     return to_simplified(text)
@@ -152,13 +159,13 @@ def _coverage(f: QuestionFacts, text: str) -> float:
     return sum(w for t, w in zip(f.terms, f.weights, strict=True) if t in text) / total
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=TEXT_CACHE)
 def _words(text: str) -> frozenset[str]:
     """The whole words of `text` (jieba precise mode): `主席` is not a word of `副主席`."""
     return frozenset(w.lower() for w, _f, _s, _e in pos_tokens(text))
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=TEXT_CACHE)
 def _entities(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((w, f) for w, f, _s, _e in pos_tokens(text) if f in _ENTITY_KIND)
 
@@ -200,7 +207,7 @@ _QWORD_GAP = re.compile(r"什么|多少|几|哪|谁|怎|何|吗|呢")
 _WORDISH = re.compile(r"[\w\u3400-\u9fff]")
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=TEXT_CACHE)
 def _substitutions(q: str, s: str) -> tuple[float, float, float, float]:
     """Where the sentence says something else in the question's slot: between two stretches of
     at least two characters the question and the sentence share, the question has one short

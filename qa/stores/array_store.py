@@ -23,6 +23,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from qa.stores.npy_rows import NpyRows
+
 FILE = "vectors.npy"
 DTYPE = np.float16
 
@@ -40,6 +42,7 @@ class ArrayStore:
         self._folder = folder  # where `_vectors` is written in place, if it is
         self._fd: int | None = None  # open for `pwrite` while written in place
         self._offset = 0
+        self._rows: NpyRows | None = None  # a saved file's rows, read with pread (see load)
 
     @classmethod
     def create(cls, dim: int, folder: Path | None = None, size: int = 0) -> ArrayStore:
@@ -70,6 +73,7 @@ class ArrayStore:
         ids = np.asarray(ids, dtype=np.int64)
         if not len(ids):
             return
+        self._rows = None  # the file no longer holds every row
         top = int(ids.max()) + 1
         if self._fd is not None and top <= len(self._vectors):
             self._write_rows(ids, vectors)
@@ -132,6 +136,10 @@ class ArrayStore:
         million passages (3.7 GB) is mostly not in memory: read one after the other, each cost a
         disk round trip (~10 ms a question at 1M passages). Announced together, the reads
         overlap. A hint only: nothing changes when it is ignored or the array is in memory."""
+        if self._rows is not None:
+            for lo, hi in spans:
+                self._rows.will_need(lo, hi)
+            return
         mm = getattr(self._vectors, "_mmap", None)
         if mm is None or not hasattr(mm, "madvise"):
             return
@@ -146,7 +154,9 @@ class ArrayStore:
                 mm.madvise(mmap.MADV_WILLNEED, aligned, start + (hi - lo) * row - aligned)
 
     def get(self, ids: Sequence[int]) -> np.ndarray:
-        if isinstance(ids, range) and ids.step == 1:  # a chunk's sentences: one slice, no copy
+        if isinstance(ids, range) and ids.step == 1:  # a chunk's sentences: one slice
+            if self._rows is not None:
+                return self._rows.read(ids.start, ids.stop).astype(np.float32)
             return np.asarray(self._vectors[ids.start: ids.stop], dtype=np.float32)
         keys = np.asarray(list(ids), dtype=np.int64)
         return np.asarray(self._vectors[keys], dtype=np.float32).reshape(len(keys), self.dim)
@@ -164,4 +174,6 @@ class ArrayStore:
     def load(cls, folder: Path) -> ArrayStore:
         vectors = np.load(folder / FILE, mmap_mode="r")
         present = np.load(folder / "present.npy") if (folder / "present.npy").exists() else None
-        return cls(vectors, present)
+        store = cls(vectors, present)
+        store._rows = NpyRows(folder / FILE)  # a chunk's rows by pread (`qa.stores.npy_rows`)
+        return store

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from qa.stores.npy_rows import NpyRows
 from qa.stores.token_ids import TokenIds, build_bm25
 
 K1, B = 1.2, 0.75
@@ -32,12 +33,14 @@ class Bm25Store:
         self._tokens: list[list[str]] | None = [list(t) for t in tokens]
         self._folder: Path | None = None
         self._bm25 = None
+        self._postings: tuple[NpyRows, NpyRows] | None = None  # (doc ids, scores) of a saved matrix
         self._reindex()
 
     def _reindex(self) -> None:
         import bm25s
 
         self._bm25 = bm25s.BM25(k1=K1, b=B)
+        self._postings = None  # the matrix is in memory now, not the saved one
         if self._tokens:
             # an empty passage still needs a row, or rows and ids would drift apart
             self._bm25.index([t or [""] for t in self._tokens], show_progress=False)
@@ -123,9 +126,13 @@ class Bm25Store:
         if max(tids) >= len(indptr) - 1:  # "" without a column: bm25s refuses it too
             return np.asarray(bm.get_scores(list(known)), dtype=np.float32)
         scores = np.zeros(int(bm.scores["num_docs"]), dtype=np.dtype(bm.dtype))
+        postings = self._postings
         for t in tids:
             lo, hi = int(indptr[t]), int(indptr[t + 1])
-            np.add.at(scores, indices[lo:hi], data[lo:hi])
+            if postings is not None:  # read, not mapped (see `qa.stores.npy_rows`)
+                np.add.at(scores, postings[0].read(lo, hi), postings[1].read(lo, hi))
+            else:
+                np.add.at(scores, indices[lo:hi], data[lo:hi])
         if bm.nonoccurrence_array is not None:
             scores += bm.nonoccurrence_array[np.asarray(tids)].sum()
         return np.asarray(scores, dtype=np.float32)
@@ -149,4 +156,9 @@ class Bm25Store:
             bm25s.BM25.load(str(folder / MATRIX), mmap=True, show_progress=False, verbosity=0)
             if len(store._ids) else bm25s.BM25(k1=K1, b=B)
         )
+        store._postings = None
+        if len(store._ids):
+            matrix = folder / MATRIX
+            store._postings = (NpyRows(matrix / "indices.csc.index.npy"),
+                               NpyRows(matrix / "data.csc.index.npy"))
         return store

@@ -79,6 +79,7 @@ def test_built_store_searches_like_the_in_memory_one(tmp_path):
     writer.add(docs[:250])
     writer.add(docs[250:])
     built = Bm25Store.build(tmp_path / "lex", range(len(docs)), writer.close())
+    assert built._postings is not None  # postings read from the saved files, not mapped
     ref = bm25s.BM25(k1=K1, b=B)
     ref.index([d or [""] for d in docs], show_progress=False)
     rng = random.Random(3)
