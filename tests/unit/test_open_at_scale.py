@@ -238,3 +238,41 @@ def test_array_store_written_in_place_without_a_writable_map(tmp_path):
     store.save(tmp_path)
     again = ArrayStore.load(tmp_path)
     assert np.array_equal(again.get(range(0, 6))[:, 0], [0, 4, 8, 7, 8, 9])
+
+
+def test_a_build_stopped_mid_way_resumes_and_embeds_nothing_twice(tmp_path, monkeypatch):
+    """Batches of vectors reach the on-disk cache as they are made, so a build that dies after
+    some of them (here the encoder fails on its third call) leaves them behind: the next build
+    embeds only the rest, and ends with the index a build in one go makes."""
+    import qa.index_build
+
+    docs = _docs(tmp_path, 6)
+    monkeypatch.setattr(qa.index_build, "BUILD_BATCH", 4)
+
+    class Dying(FakeEncoder):
+        seen: list[str] = []
+        fail_at: int | None = 3
+
+        def encode_passages(self, texts, progress=False):
+            calls = getattr(self, "calls", 0) + 1
+            self.calls = calls
+            if calls == self.fail_at:
+                raise RuntimeError("killed mid-build")
+            Dying.seen.extend(texts)
+            return super().encode_passages(texts, progress)
+
+    first = Dying()
+    with pytest.raises(RuntimeError, match="killed mid-build"):
+        open_index(docs, tmp_path / "idx", first, progress=False)
+    done_before = len(Dying.seen)
+    assert done_before > 0  # some batches were embedded and kept
+    second = Dying()
+    second.fail_at = None
+    index = open_index(docs, tmp_path / "idx", second, progress=False)
+    assert len(Dying.seen) == len(set(Dying.seen))  # no text embedded twice
+    whole = open_index(docs, tmp_path / "idx2", FakeEncoder(), progress=False)
+    n_texts = len(whole.chunks) + len(whole.sentences)
+    assert len(Dying.seen) == n_texts > done_before
+    assert list(index.chunks) == list(whole.chunks)
+    assert np.array_equal(index.sentences.get(range(len(index.sentences))),
+                          whole.sentences.get(range(len(whole.sentences))))
