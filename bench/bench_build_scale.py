@@ -167,6 +167,18 @@ class BigramEncoder:
         return self._timed(texts)
 
 
+def public_sets(external: Path | None = None, required: bool = False) -> list[tuple[str, dict]]:
+    """(file name, SQuAD data) of each public set under `external` (default `EXTERNAL`)."""
+    out = []
+    for name in EXTERNAL_SETS:
+        path = (external or EXTERNAL) / name
+        if path.exists():
+            out.append((name, json.loads(path.read_text(encoding="utf-8"))))
+        elif required:
+            raise SystemExit(f"{path} is missing: the scale bench asks the public sets' questions")
+    return out
+
+
 SHAPE_PASSAGES, SHAPE_SENTENCES, SHAPE_RIDGE = 1500, 2500, 1.0
 SHAPE_ENV = "SEEDQA_BENCH_STUB_SHAPE"  # the fitted shape's file, for the child processes
 
@@ -179,11 +191,8 @@ def real_texts(seed: int = 0) -> list[str]:
 
     paras = [p.text for f in sorted((ROOT / "seeds").glob("*.txt"))
              for p in read_paragraphs(f, f.name) if not p.is_heading]
-    for name in EXTERNAL_SETS:
-        path = EXTERNAL / name
-        if path.exists():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            paras += [p["context"] for a in data["data"] for p in a["paragraphs"]]
+    for _name, data in public_sets():
+        paras += [p["context"] for a in data["data"] for p in a["paragraphs"]]
     rng = random.Random(seed)
     picked = rng.sample(paras, min(SHAPE_PASSAGES, len(paras)))
     sents = [p[s:e] for p in paras for s, e in split_sentences(p) if e - s >= 8]
@@ -268,11 +277,8 @@ class Clauses:
         # the public sets' Wikipedia paragraphs (DRCD in traditional characters, as written):
         # tens of thousands of clauses, so words and BM25 postings are spread as in a real
         # archive rather than drawn from the seeds' ~600 clauses
-        for name in EXTERNAL_SETS:
-            path = (external or EXTERNAL) / name
-            if path.exists():
-                data = json.loads(path.read_text(encoding="utf-8"))
-                texts += [p["context"] for a in data["data"] for p in a["paragraphs"]]
+        for _name, data in public_sets(external):
+            texts += [p["context"] for a in data["data"] for p in a["paragraphs"]]
         for text in texts:
             for s, e in split_sentences(text):
                 for clause in _CLAUSE_END.split(text[s:e]):
@@ -416,11 +422,7 @@ def public_paragraphs() -> tuple[list[str], list[dict]]:
     `PARAS_PER_FILE`) and their questions, each knowing its paragraph's file and line."""
     paras: list[str] = []
     asked: list[dict] = []
-    for name in EXTERNAL_SETS:
-        path = EXTERNAL / name
-        if not path.exists():
-            raise SystemExit(f"{path} is missing: the scale bench asks the public sets' questions")
-        data = json.loads(path.read_text(encoding="utf-8"))
+    for name, data in public_sets(required=True):
         for art in data["data"]:
             for p in art["paragraphs"]:
                 i = len(paras)

@@ -2,8 +2,9 @@
 
 The answer stage reads the vectors of the sentences of the few passages retrieved; nothing ever
 searches all sentences. A FAISS index for them held every vector in memory (a million passages
-have about five million sentences: 7.7 GB in float32). Here they are one float16 `.npy` file,
-memory-mapped: opening reads nothing, and a question touches only its passages' rows. float16
+have about five million sentences: 7.7 GB in float32). Here they are one float16 `.npy` file:
+opening reads nothing, and a question reads only its passages' rows (with `pread`, see
+`qa.stores.npy_rows`). float16
 keeps cosine to the float32 vectors above 0.9999: `seedqa eval` (hybrid) on the fit questions gave
 the same figures as float32 FAISS within 0.0005 (dev and seeds fit identical; CMRC fit sentence
 accuracy 0.754 both, DRCD fit 0.8451 vs 0.8447, span F1 within 0.0005).
@@ -14,8 +15,6 @@ protocol's sake and is exact (a scan), so this store is also correct, if slow, f
 
 from __future__ import annotations
 
-import contextlib
-import mmap
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -135,23 +134,10 @@ class ArrayStore:
         A question reads the sentence rows of its ~5 passages, scattered over a file that at a
         million passages (3.7 GB) is mostly not in memory: read one after the other, each cost a
         disk round trip (~10 ms a question at 1M passages). Announced together, the reads
-        overlap. A hint only: nothing changes when it is ignored or the array is in memory."""
+        overlap. A hint only, for a saved store (every opened index); rows in memory need none."""
         if self._rows is not None:
             for lo, hi in spans:
                 self._rows.will_need(lo, hi)
-            return
-        mm = getattr(self._vectors, "_mmap", None)
-        if mm is None or not hasattr(mm, "madvise"):
-            return
-        row = self.dim * np.dtype(DTYPE).itemsize
-        base = int(getattr(self._vectors, "offset", 0))
-        for lo, hi in spans:
-            if hi <= lo:
-                continue
-            start = base + lo * row
-            aligned = start - start % mmap.PAGESIZE
-            with contextlib.suppress(OSError, ValueError):
-                mm.madvise(mmap.MADV_WILLNEED, aligned, start + (hi - lo) * row - aligned)
 
     def get(self, ids: Sequence[int]) -> np.ndarray:
         if isinstance(ids, range) and ids.step == 1:  # a chunk's sentences: one slice
