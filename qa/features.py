@@ -352,6 +352,15 @@ def candidates_and_features(
         cons_passage = max((w for t, w in facts.constraints if t not in passage), default=0.0)
         n_s = len(chunk.sentences)
         title = simple(chunk.title)
+        # what depends on the passage alone, once per passage
+        cover_passage = _coverage(facts, passage) if q.chinese else nan
+        unseen_passage = max((w for t, w in pairs if t not in passage), default=0.0) \
+            if q.chinese else nan
+        year_in_ctx = _frac(facts.years, passage)
+        number_in_ctx = _frac(facts.numbers, passage)
+        numbers_ctx = bool(_NUMBER.search(passage))
+        found = [_frac(facts.places, passage), _frac(facts.names, passage),
+                 _frac(facts.orgs, passage)]
         for i, sent in enumerate(chunk.sentences):
             text = simple(sent.text)
             prev = simple(chunk.sentences[i - 1].text) if i > 0 else ""
@@ -379,9 +388,7 @@ def candidates_and_features(
             cover = _coverage(facts, text) if q.chinese else nan
             chars = set(text)
             year_in_sent = _frac(facts.years, ctx)
-            year_in_ctx = _frac(facts.years, passage)
             ctx_years = set(_YEAR.findall(ctx))
-            numbers_ctx = set(_NUMBER.findall(passage))
             subst = _substitutions(qs, text)
             roles = _roles(qs, ctx)
             cands.append(Candidate(rank, hit.chunk_id, i, sent.text, span))
@@ -389,12 +396,11 @@ def candidates_and_features(
                 d, d - top_dense, d_prev, d_next, max(d, 0.5 * (d + d_prev)),
                 hit.dense, hit.dense - max_pdense, hit.lexical / max_lex, float(rank), hit.score,
                 cover, nan, _coverage(facts, ctx) if q.chinese else nan,
-                _coverage(facts, passage) if q.chinese else nan,
+                cover_passage,
                 (len(facts.chars & chars) / len(facts.chars)) if facts.chars else nan,
                 (sum(1 for b in facts.bigrams if b in text) / len(facts.bigrams))
                 if facts.bigrams else nan,
-                max((w for t, w in zip(facts.terms, facts.weights, strict=True) if t not in passage),
-                    default=0.0) if q.chinese else nan,
+                unseen_passage,
                 sum(w for t, w in zip(facts.terms, facts.weights, strict=True) if t not in ctx)
                 if q.chinese else nan,
                 max(missing, default=0.0) if q.chinese else nan,
@@ -413,12 +419,11 @@ def candidates_and_features(
                 1.0 if re.search(r"\d|[一二三四五六七八九十百千万亿两]", text) else 0.0,
                 float(len(facts.years)), year_in_sent, year_in_ctx,
                 1.0 if facts.years and year_in_ctx < 1.0 and ctx_years else 0.0,
-                float(len(facts.numbers)), _frac(facts.numbers, passage),
-                1.0 if facts.numbers and _frac(facts.numbers, passage) < 1.0 and numbers_ctx
-                else 0.0,
-                float(len(facts.places)), _frac(facts.places, passage),
-                float(len(facts.names)), _frac(facts.names, passage),
-                float(len(facts.orgs)), _frac(facts.orgs, passage),
+                float(len(facts.numbers)), number_in_ctx,
+                1.0 if facts.numbers and number_in_ctx < 1.0 and numbers_ctx else 0.0,
+                float(len(facts.places)), found[0],
+                float(len(facts.names)), found[1],
+                float(len(facts.orgs)), found[2],
                 math.log1p(len(text)), float(i), 1.0 - len(chars & facts.chars) / max(len(chars), 1),
                 chinese, math.log1p(len(q.text)), 0.0,
                 *subst, *roles,

@@ -11,10 +11,10 @@ offsets are the same in the document's own characters.
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_FILE = "span_model.txt"
 META_FILE = "span_model.json"
 MAX_WORDS = 8
+SPAN_CACHE = 4_096  # sentences whose candidate spans are kept (~10 kB each)
 # clause ends a span never crosses (lists keep `、` and `和` inside)
 _STOP = set("，,。；;！!？?：:（）()《》")
 _PUNCT = re.compile(r"^[\W_]+$")
@@ -63,62 +64,101 @@ def _pos_id(flag: str) -> int:
     return _POS_ID.get(flag, _POS_ID.get(flag[:1], _POS_ID["other"]))
 
 
+_DIGIT = re.compile(r"\d|[一二三四五六七八九十百千万亿两]")
+_DATE_DIGIT = re.compile(r"\d")
+_QUOTE = re.compile(r"[“”「」《》]")
+_LIST_MARK = re.compile(r"、|和|及|与")
+
+
+def _prefix(flags: list[bool]) -> np.ndarray:
+    """Running counts with a leading 0: flags in [a, b) = p[b] - p[a]."""
+    return np.concatenate(([0], np.cumsum(np.asarray(flags, dtype=np.int32))))
+
+
+@lru_cache(maxsize=SPAN_CACHE)
+def _layout(text: str) -> tuple:
+    """What the candidate spans of a sentence are, and everything about them that does not
+    depend on the question: computed once per sentence (sentences come back question after
+    question), as arrays, so a question's rows are a few vector operations, not a loop."""
+    toks = pos_tokens(text)
+    n = len(text)
+    words = [t[0] for t in toks]
+    first, last = [], []
+    for i, w in enumerate(words):
+        if w in _STOP or _PUNCT.match(w) or not w.strip():
+            continue
+        for j in range(i, min(i + MAX_WORDS, len(toks))):
+            wj = words[j]
+            if wj in _STOP or not wj.strip():
+                break
+            if _PUNCT.match(wj) and wj not in "“”":
+                continue
+            first.append(i)
+            last.append(j)
+    i_ = np.asarray(first, dtype=np.int64)
+    j_ = np.asarray(last, dtype=np.int64)
+    starts = np.asarray([t[2] for t in toks], dtype=np.int64)
+    ends = np.asarray([t[3] for t in toks], dtype=np.int64)
+    s, e = starts[i_], ends[j_]
+    pos = np.asarray([_pos_id(t[1]) for t in toks] + [-1], dtype=np.float64)  # [-1]: none
+    stop = np.asarray([w in _STOP for w in words] + [True], dtype=np.float64)
+    before, after = i_ - 1, j_ + 1  # -1 and len(toks) both index the "none" slot
+    digit = _prefix([bool(_DIGIT.match(ch)) for ch in text])
+    # `\d+年` inside a span needs a digit right before 年/月/日, both inside it
+    date = _prefix([bool(_DATE_DIGIT.match(text[k])) and text[k + 1] in "年月日"
+                    for k in range(n - 1)] + [False])
+    quote = _prefix([bool(_QUOTE.match(ch)) for ch in text])
+    mark = _prefix([bool(_LIST_MARK.match(ch)) for ch in text])
+    has = lambda p, a, b: (p[b] - p[a] > 0).astype(np.float64)  # noqa: E731
+    static = np.column_stack([
+        (j_ - i_ + 1).astype(np.float64), np.log1p(e - s), s / n, e / n,
+        pos[i_], pos[j_], pos[before], pos[np.minimum(after, len(toks))],
+        stop[before], stop[np.minimum(after, len(toks))],
+        has(digit, s, e), has(date, s, np.maximum(e - 1, s)), has(quote, s, e), has(mark, s, e),
+    ]) if len(first) else np.zeros((0, 14))
+    return toks, i_, j_, s, e, static
+
+
 def spans_and_features(
     sentence: str, q: Question, rule: tuple[int, int] | None = None
 ) -> tuple[list[tuple[int, int]], np.ndarray]:
     """Candidate (start, end) spans of `sentence` and one feature row each."""
     text = simple(sentence)
-    toks = pos_tokens(text)
-    n = len(text)
+    toks, first, last, s, e, static = _layout(text)
+    if not len(first):
+        return [], np.zeros((0, len(SPAN_FEATURES)), dtype=np.float32)
     terms = [t for t in q.terms + q.context_terms if t]
-    hits = []  # (start, end) of the question's words in the sentence
-    for t in terms:
-        for m in re.finditer(re.escape(t), text):
-            hits.append((m.start(), m.end()))
+    hits = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
     qchars = set(q.text)
-    qt = [1.0 if q.qtype == t else 0.0 for t in QTYPE_ORDER]
-    out_spans, rows = [], []
-    for i, (w, _f, s, _e) in enumerate(toks):
-        if w in _STOP or _PUNCT.match(w) or not w.strip():
-            continue
-        for j in range(i, min(i + MAX_WORDS, len(toks))):
-            wj = toks[j][0]
-            if wj in _STOP or not wj.strip():
-                break
-            e = toks[j][3]
-            if _PUNCT.match(wj) and wj not in "“”":
-                continue
-            span = text[s:e]
-            if not span.strip():
-                continue
-            before = toks[i - 1] if i > 0 else None
-            after = toks[j + 1] if j + 1 < len(toks) else None
-            left = [s - he for hs, he in hits if he <= s]
-            right = [hs - e for hs, he in hits if hs >= e]
-            out_spans.append((s, e))
-            rows.append([
-                float(j - i + 1), math.log1p(e - s), s / n, e / n,
-                _pos_id(toks[i][1]), _pos_id(toks[j][1]),
-                _pos_id(before[1]) if before else -1, _pos_id(after[1]) if after else -1,
-                sum(1 for ch in span if ch in qchars) / len(span),
-                1.0 if any(t in span for t in terms) else 0.0,
-                float(min(left)) if left else 99.0, float(min(right)) if right else 99.0,
-                1.0 if before and any(before[0] in t or t in before[0] for t in terms) else 0.0,
-                1.0 if after and any(after[0] in t or t in after[0] for t in terms) else 0.0,
-                1.0 if before is None or before[0] in _STOP else 0.0,
-                1.0 if after is None or after[0] in _STOP else 0.0,
-                1.0 if re.search(r"\d|[一二三四五六七八九十百千万亿两]", span) else 0.0,
-                1.0 if re.search(r"\d+年|\d+月|\d+日", span) else 0.0,
-                1.0 if re.search(r"[“”「」《》]", span) else 0.0,
-                1.0 if re.search(r"、|和|及|与", span) else 0.0,
-                1.0 if q.measure and q.measure in span else 0.0,
-                1.0 if q.head and after and after[0] == q.head else 0.0,
-                1.0 if rule == (s, e) else 0.0,
-                1.0 if rule and s < rule[1] and rule[0] < e else 0.0,
-                *qt,
-            ])
-    x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(SPAN_FEATURES))
-    return out_spans, x
+    in_q = _prefix([ch in qchars for ch in text])
+    spans = list(zip(s.tolist(), e.tolist(), strict=True))
+    texts = [text[a:b] for a, b in spans]
+    # nearest question word ending at or before the start / starting at or after the end
+    hit_ends = np.sort(np.asarray([b for _, b in hits], dtype=np.int64))
+    hit_starts = np.sort(np.asarray([a for a, _ in hits], dtype=np.int64))
+    k = np.searchsorted(hit_ends, s, side="right") - 1
+    dist_left = np.where(k >= 0, s - hit_ends[np.maximum(k, 0)] if len(hits) else 0, 99)
+    k = np.searchsorted(hit_starts, e, side="left")
+    dist_right = np.where(k < len(hits),
+                          hit_starts[np.minimum(k, len(hits) - 1)] - e if len(hits) else 0, 99)
+    near_term = np.asarray([any(w in t or t in w for t in terms) for w, *_ in toks] + [False],
+                           dtype=np.float64)  # [False]: no word there
+    head = np.asarray([bool(q.head) and w == q.head for w, *_ in toks] + [False], dtype=np.float64)
+    after = np.minimum(last + 1, len(toks))
+    lo, hi = rule if rule else (-1, -1)
+    question = np.column_stack([
+        (in_q[e] - in_q[s]) / (e - s),
+        [any(t in x for t in terms) for x in texts],
+        dist_left, dist_right, near_term[first - 1], near_term[after],
+    ])
+    tail = np.column_stack([
+        [bool(q.measure) and q.measure in x for x in texts], head[after],
+        (s == lo) & (e == hi), (s < hi) & (lo < e) if rule else np.zeros(len(s), dtype=bool),
+    ])
+    qt = np.broadcast_to(np.asarray([1.0 if q.qtype == t else 0.0 for t in QTYPE_ORDER]),
+                         (len(s), len(QTYPE_ORDER)))
+    x = np.hstack([static[:, :8], question, static[:, 8:], tail, qt]).astype(np.float32)
+    return spans, x
 
 
 def training_rows(
