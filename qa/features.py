@@ -70,6 +70,12 @@ FEATURES: tuple[str, ...] = (
     *(f"{c}_{k}" for c in QUESTION_COLUMNS for k in ("qmax", "dmax", "qmin")),
 )
 _BASE = len(FEATURES) - 3 * len(QUESTION_COLUMNS)  # the columns a candidate's own row fills
+# Columns only the checks after the model read (`qa.chooser.CHECKS`), after the model's own: a
+# contradiction seen in a few dozen training rows gives the model nothing to learn (it needs 40
+# rows a leaf), while a new model column reshuffles its per-tree column sampling, so the model
+# and its record stay as trained.
+CHECK_COLUMNS: tuple[str, ...] = ("ordinal_conflict",)
+COLUMNS: tuple[str, ...] = FEATURES + CHECK_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +310,45 @@ def _counted(q: str):
     return re.compile(_NUMERAL + unit)
 
 
+# an ordinal in a series: `三期`, `第十六届`, `首批`, `二号线` (not `三次`, `3号`: counts and days)
+_ORDINAL = re.compile(r"第?([〇零一二三四五六七八九十两\d]{1,3}|首)(期|届|批|轮|阶段|号线|任)")
+_DIGIT_OF = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2, "首": 1}
+
+
+def _ordinal_value(numeral: str) -> int | None:
+    """3 for `三`, `3` or `三`; 16 for `十六`; 20 for `二十`; None for what this does not read."""
+    if numeral.isdigit():
+        return int(numeral)
+    if numeral in _DIGIT_OF:
+        return _DIGIT_OF[numeral]
+    tens, ten, ones = numeral.partition("十")
+    if not ten or len(tens) > 1 or len(ones) > 1:
+        return None
+    if (tens and tens not in _DIGIT_OF) or (ones and ones not in _DIGIT_OF):
+        return None
+    return (_DIGIT_OF[tens] if tens else 1) * 10 + (_DIGIT_OF[ones] if ones else 0)
+
+
+def _ordinals(text: str) -> set[tuple[int, str]]:
+    found = ((_ordinal_value(m.group(1)), m.group(2)) for m in _ORDINAL.finditer(text))
+    return {(n, unit) for n, unit in found if n is not None}
+
+
+def _ordinal_conflict(q: str, ctx: str) -> float:
+    """1 when the question names an ordinal of a series (`三期`) and the context names that
+    series only at other places (`一期`, `二期`): the sentence is about another phase, session or
+    batch; 0 when not; NaN without an ordinal in the question."""
+    asked = _ordinals(q)
+    if not asked:
+        return math.nan
+    said = _ordinals(ctx)
+    for n, unit in asked:
+        others = {m for m, u in said if u == unit}
+        if others and n not in others:
+            return 1.0
+    return 0.0
+
+
 def _date_grain(q: str, text: str) -> float:
     """Whether the sentence gives a date as fine as asked (a day for 哪一天, a month for 几月,
     a year for 哪一年); NaN when the question asks for none of them."""
@@ -316,10 +361,12 @@ def _date_grain(q: str, text: str) -> float:
 def candidates_and_features(
     index, q: Question, qvec: np.ndarray | None, hits: list
 ) -> tuple[list[Candidate], np.ndarray]:
-    """Every sentence of the hit passages and one feature row each (rows follow `FEATURES`)."""
+    """Every sentence of the hit passages and one row each (`COLUMNS`: the model's `FEATURES`,
+    then the checks' own)."""
     facts = question_facts(q, index.lexical)
     cands: list[Candidate] = []
     rows: list[list[float]] = []
+    checks: list[list[float]] = []
     max_lex = max((h.lexical for h in hits), default=0.0) or 1.0
     max_pdense = max((h.dense for h in hits), default=0.0)
     per_hit = []
@@ -433,12 +480,14 @@ def candidates_and_features(
                 (1.0 if dimension.search(text) else 0.0) if dimension is not None else nan,
                 *qt,
             ])
+            checks.append([_ordinal_conflict(qs, ctx)])
     x = np.asarray(rows, dtype=np.float32).reshape(len(rows), _BASE)
     if len(rows):
         c = FEATURES.index("cover")
         x[:, FEATURES.index("cover_rel")] = x[:, c] - np.nanmax(x[:, c]) if q.chinese else np.nan
         x[:, FEATURES.index("n_candidates")] = len(rows)
-    return cands, with_question_columns(x)
+    own = np.asarray(checks, dtype=np.float32).reshape(len(rows), len(CHECK_COLUMNS))
+    return cands, np.hstack([with_question_columns(x), own])
 
 
 def with_question_columns(base: np.ndarray, q: np.ndarray | None = None) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 
 from qa.chooser import CHECKS, DETERMINISTIC, META_FILE, MODEL_FILE, SKIPS, THRESHOLD_CHECKS
 from qa.core.errors import SeedQAError
-from qa.features import FEATURES
+from qa.features import COLUMNS, FEATURES
 from qa.metrics import contains_gold
 
 # LightGBM settings: small trees, many examples per leaf (15/300/40 and 7, 31, 63 leaves were
@@ -51,7 +51,7 @@ class FeatureSet:
     """Candidate rows of many questions: `q[i]` is the question of row `i`."""
 
     name: str
-    x: np.ndarray  # rows x FEATURES
+    x: np.ndarray  # rows x COLUMNS (the model's FEATURES, then the checks' own)
     y: np.ndarray  # 1 when the candidate sentence contains a gold answer
     q: np.ndarray  # question index of each row
     groups: list[str]  # per question: the cross-validation group (article or question)
@@ -102,7 +102,7 @@ def collect(engine, items: Sequence, name: str, group_of: Callable[[object], str
         qs.append(np.full(len(cands), j, dtype=np.int32))
     return FeatureSet(
         name,
-        np.concatenate(xs) if xs else np.zeros((0, len(FEATURES)), np.float32),
+        np.concatenate(xs) if xs else np.zeros((0, len(COLUMNS)), np.float32),
         np.concatenate(ys) if ys else np.zeros(0, np.int8),
         np.concatenate(qs) if qs else np.zeros(0, np.int32),
         groups,
@@ -134,7 +134,7 @@ def fit_booster(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
     """The model on these rows (weighted), deterministic."""
     import lightgbm
 
-    data = lightgbm.Dataset(x, label=y, weight=w, feature_name=list(FEATURES),
+    data = lightgbm.Dataset(x[:, : len(FEATURES)], label=y, weight=w, feature_name=list(FEATURES),
                             free_raw_data=False)
     return lightgbm.train(PARAMS, data, num_boost_round=NUM_ROUNDS)
 
@@ -158,7 +158,7 @@ def out_of_fold(fs: FeatureSet, folds: int = 5, seed: int = 0) -> np.ndarray:
         if not test.any():
             continue
         booster = fit_booster(fs.x[~test], fs.y[~test], w[~test])
-        probs[test] = booster.predict(fs.x[test], num_threads=1)
+        probs[test] = booster.predict(fs.x[test][:, : len(FEATURES)], num_threads=1)
     return probs
 
 
@@ -240,7 +240,10 @@ def load_set(path: Path, name: str = "cached") -> FeatureSet:
         spans = [tuple(s) for s in json.loads(str(z["spans"]))] if "spans" in z else []
         terms = json.loads(str(z["terms"])) if "terms" in z else []
         ids = [str(i) for i in z["ids"]] if "ids" in z else []
-        return FeatureSet(name, z["x"], z["y"], z["q"], [str(g) for g in z["groups"]],
+        x = z["x"]
+        if x.shape[1] < len(COLUMNS):  # rows from before a check's column: missing there
+            x = np.hstack([x, np.full((len(x), len(COLUMNS) - x.shape[1]), np.nan, x.dtype)])
+        return FeatureSet(name, x, z["y"], z["q"], [str(g) for g in z["groups"]],
                           z["answerable"], spans, z.get("qweight"), terms, ids)
 
 
