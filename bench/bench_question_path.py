@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--questions", default=str(DEV))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--variants", default="fp32,int8",
-                    help="query encoders of seedqa to time (embeddings.onnx_query kinds)")
+                    help="query encoders of seedqa to time: embeddings.onnx_query kinds, each "
+                         "optionally with its thread count (int8:2)")
     args = ap.parse_args(argv)
 
     import dense_peer
@@ -49,7 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     questions = [g.question for g in load_gold(Path(args.questions))]
     engine = SeedQA.open(args.docs, progress=False)
     folder = ensure_default_model()
-    variants = {v: OnnxQueryEncoder(folder, v) for v in args.variants.split(",") if v}
+    # `kind` or `kind:threads` (ONNX Runtime's threads for one question; default: the product's)
+    variants = {}
+    for v in filter(None, args.variants.split(",")):
+        kind, _, threads = v.partition(":")
+        variants[v] = OnnxQueryEncoder(folder, kind, threads=int(threads)) if threads \
+            else OnnxQueryEncoder(folder, kind)
     peer = dense_peer.DensePeer(dense_peer.windows(Path(args.docs)))
 
     def seedqa(v: str):

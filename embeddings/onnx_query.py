@@ -161,7 +161,15 @@ def ensure_onnx(folder: Path, kind: str) -> Path:
 
 
 class OnnxQueryEncoder:
-    """Mean-pooled, normalised e5 query vectors from the ONNX model, one thread per call."""
+    """Mean-pooled, normalised e5 query vectors from the ONNX model, one thread per call.
+
+    Why one thread: a second one halves the int8 model's own time on an idle box (9.4 -> 5.8 ms a
+    question, 300 calls), but not with a busy neighbour (10.1 vs 12.0 ms), it saved only 1.1 ms
+    of 14.4 in the interleaved question bench (`bench_question_path.py --variants int8:1,int8:2`),
+    and under the 50-user chat load it took the core the other requests' Python work runs on
+    (43-49 answers/s against 58). ONNX Runtime does not stall at a barrier the way torch's OpenMP
+    pool does (see `embeddings.encoder`), so this is a choice of throughput, not of safety.
+    """
 
     def __init__(self, folder: Path, kind: str = "fp32", prefix: str = "query: ",
                  threads: int = 1) -> None:
