@@ -54,15 +54,19 @@ def _code_key(model: str | None) -> str:
     import qa.engine
     import qa.features
     import qa.lexical
+    import qa.metrics
     import qa.near_miss
     import qa.question
     import qa.retrieve
     import qa.spans
+    import qa.train
 
     h = hashlib.sha256(str(model).encode())
+    # this module (the twins it adds) and the labelling (`qa.train.collect`, `contains_gold`) too
     for mod in (qa.features, qa.near_miss, qa.question, qa.spans, qa.lexical, qa.retrieve, qa.chunks,
-                qa.engine, qa.crosslingual):
+                qa.engine, qa.crosslingual, qa.train, qa.metrics):
         h.update(Path(mod.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:12]
 
 
