@@ -311,7 +311,10 @@ def _counted(q: str):
 
 
 # an ordinal in a series: `三期`, `第十六届`, `首批`, `二号线` (not `三次`, `3号`: counts and days)
-_ORDINAL = re.compile(r"第?([〇零一二三四五六七八九十两\d]{1,3}|首)(期|届|批|轮|阶段|号线|任)")
+_ORDINAL = re.compile(r"(第)?([〇零一二三四五六七八九十两\d]{1,3}|首)(期|届|批|轮|阶段|号线|任)")
+# a bare numeral after these counts (`连续三届`, `举行了九届`, `分为前、中、后三期`, `最后一批`); one
+# before `刊` is a journal (`一期刊`); `任` is a place only with `第` or `首` (`一任` is a term)
+_COUNT_BEFORE = ("连续", "共计", "分为", "分成", "历经", "最后", "共", "每", "这", "那", "前", "后", "了")
 _DIGIT_OF = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2, "首": 1}
 
 
@@ -330,8 +333,17 @@ def _ordinal_value(numeral: str) -> int | None:
 
 
 def _ordinals(text: str) -> set[tuple[int, str]]:
-    found = ((_ordinal_value(m.group(1)), m.group(2)) for m in _ORDINAL.finditer(text))
-    return {(n, unit) for n, unit in found if n is not None}
+    out = set()
+    for m in _ORDINAL.finditer(text):
+        marked, numeral, unit = m.group(1), m.group(2), m.group(3)
+        if not marked and numeral != "首" and (
+                unit == "任" or text[: m.start()].endswith(_COUNT_BEFORE)
+                or text[m.end(): m.end() + 1] == "刊"):
+            continue
+        n = _ordinal_value(numeral)
+        if n is not None:
+            out.add((n, unit))
+    return out
 
 
 def _ordinal_conflict(q: str, ctx: str) -> float:

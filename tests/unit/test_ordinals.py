@@ -32,5 +32,17 @@ def test_ordinal_conflict(question, context, expected):
     assert _ordinal_conflict(question, context) == expected
 
 
+@pytest.mark.parametrize("question", [
+    "阿根廷在世界杯曾经连续三届遭哪队淘汰",  # a count of sessions
+    "共计举行了九届的县辖市长选举",
+    "弥生时代分为前、中、后三期，主要根据什么分类",  # a count of phases
+    "最后一批居民在哪一天撤离",  # the last batch
+    "论文被刊登在哪一期刊上",  # a journal
+    "一任市长最多能当多久",  # a term
+])
+def test_counts_are_not_ordinals(question):
+    assert math.isnan(_ordinal_conflict(question, "第二届 二期 第三批 首任 一期"))
+
+
 def test_no_ordinal_asked_is_missing_not_a_conflict():
     assert math.isnan(_ordinal_conflict("他参加了几次会议", "一期二期"))  # 次 counts, not a place
