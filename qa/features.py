@@ -319,7 +319,7 @@ _DIGIT_OF = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"�
 
 
 def _ordinal_value(numeral: str) -> int | None:
-    """3 for `三`, `3` or `三`; 16 for `十六`; 20 for `二十`; None for what this does not read."""
+    """3 for `三` or `3`; 1 for `首`; 16 for `十六`; 20 for `二十`; None for what this cannot read."""
     if numeral.isdigit():
         return int(numeral)
     if numeral in _DIGIT_OF:
