@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.core.errors import SeedQAError
-from qa.features import COLUMNS, FEATURES
+from qa.features import COLUMNS, FEATURES, model_columns
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 # LightGBM settings shared by both learned models: one thread and `deterministic`, so training
@@ -60,8 +60,7 @@ SKIPS = ("number", "dimension")
 _COL = {n: COLUMNS.index(n) for n in (
     "q_years", "year_in_ctx", "role_in_ctx", "role_vice_only", "vice_inserted",
     "measure_in_sent", "date_grain", "subst_same_len", "place_conflict", "org_conflict",
-    "qtype_quantity",
-    "has_number", "dimension_in_sent", "ordinal_conflict")}
+    "qtype_quantity", "has_number", "dimension_in_sent", "ordinal_conflict")}
 MODEL_FILE = "answer_model.txt"
 META_FILE = "answer_model.json"
 
@@ -97,8 +96,7 @@ class AnswerModel:
         """P(the candidate sentence answers the question), one per row of `x`."""
         if len(x) == 0:
             return np.zeros(0)
-        x = np.asarray(x)[:, : len(FEATURES)]  # the checks' own columns come after
-        return np.asarray(self.booster.predict(x, num_threads=1), dtype=np.float64)
+        return np.asarray(self.booster.predict(model_columns(x), num_threads=1), dtype=np.float64)
 
     @staticmethod
     def contradictions(x: np.ndarray, checks: tuple[str, ...] | None = None) -> np.ndarray:
@@ -106,9 +104,8 @@ class AnswerModel:
         question (`CHECKS`). Missing values (NaN: no such constraint) never contradict."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
 
-        def f(name: str) -> np.ndarray:  # rows of the model's columns only: the rest missing
-            c = _COL[name]
-            return x[:, c] if c < x.shape[1] else np.full(len(x), np.nan)
+        def f(name: str) -> np.ndarray:
+            return x[:, _COL[name]]
 
         with np.errstate(invalid="ignore"):
             tests = {

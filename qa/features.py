@@ -78,6 +78,11 @@ CHECK_COLUMNS: tuple[str, ...] = ("ordinal_conflict",)
 COLUMNS: tuple[str, ...] = FEATURES + CHECK_COLUMNS
 
 
+def model_columns(x: np.ndarray) -> np.ndarray:
+    """The columns of rows (`COLUMNS`) the answer model reads: its `FEATURES`, not the checks'."""
+    return np.asarray(x)[:, : len(FEATURES)]
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """One sentence of a hit passage: where it is, and the typed span a rule found in it."""

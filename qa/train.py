@@ -24,7 +24,7 @@ import numpy as np
 
 from qa.chooser import CHECKS, DETERMINISTIC, META_FILE, MODEL_FILE, SKIPS, THRESHOLD_CHECKS
 from qa.core.errors import SeedQAError
-from qa.features import COLUMNS, FEATURES
+from qa.features import COLUMNS, FEATURES, model_columns
 from qa.metrics import contains_gold
 
 # LightGBM settings: small trees, many examples per leaf (15/300/40 and 7, 31, 63 leaves were
@@ -134,7 +134,7 @@ def fit_booster(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
     """The model on these rows (weighted), deterministic."""
     import lightgbm
 
-    data = lightgbm.Dataset(x[:, : len(FEATURES)], label=y, weight=w, feature_name=list(FEATURES),
+    data = lightgbm.Dataset(model_columns(x), label=y, weight=w, feature_name=list(FEATURES),
                             free_raw_data=False)
     return lightgbm.train(PARAMS, data, num_boost_round=NUM_ROUNDS)
 
@@ -158,7 +158,7 @@ def out_of_fold(fs: FeatureSet, folds: int = 5, seed: int = 0) -> np.ndarray:
         if not test.any():
             continue
         booster = fit_booster(fs.x[~test], fs.y[~test], w[~test])
-        probs[test] = booster.predict(fs.x[test][:, : len(FEATURES)], num_threads=1)
+        probs[test] = booster.predict(model_columns(fs.x[test]), num_threads=1)
     return probs
 
 
