@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--variants", default="fp32,int8",
                     help="query encoders of seedqa to time: embeddings.onnx_query kinds, each "
-                         "optionally with its thread count (int8:2)")
+                         "optionally with the threads a lone question may use (int8:1)")
     args = ap.parse_args(argv)
 
     import dense_peer
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = [g.question for g in load_gold(Path(args.questions))]
     engine = SeedQA.open(args.docs, progress=False)
     folder = ensure_default_model()
-    # `kind` or `kind:threads` (ONNX Runtime's threads for one question; default: the product's)
+    # `kind` or `kind:threads` (ONNX Runtime's threads for a lone question; default: the product's)
     variants = {}
     for v in filter(None, args.variants.split(",")):
         kind, _, threads = v.partition(":")

@@ -83,6 +83,12 @@ def load_converted(variant: str | None = None, folder: Path | None = None) -> En
 #   DRCD fit     .845 / .842    .624 / .621    .694 / .703    .029 / .030
 # Nothing moves by 0.01, and int8 encodes a question in ~0.6x fp32's time
 # (bench/bench_question_path.py), so it is the default.
+# Again with attention fused (`onnx_query.BUILD_VERSION` 4), today's answer model, same / int8:
+#   dev         1.000 / 1.000   .737 / .737   1.000 / 1.000   0 / 0
+#   seeds fit    .969 / .969    .824 / .830    .840 / .920    0 / 0
+#   CMRC fit     .768 / .776    .505 / .510    .862 / .862    .022 / .022
+#   DRCD fit     .844 / .842    .611 / .610    .667 / .667    .027 / .027
+# (with the embedding layer fused and quantised as well, DRCD's refusal recall was .649: not kept).
 QUERY_VARIANTS = ("fp32", "int8", "same")
 QUERY_DEFAULT = "int8"
 

@@ -3,7 +3,8 @@
 Why queries only: a question is one short text encoded while the user waits, where torch's
 per-call overhead and bf16 kernels cost more than ONNX Runtime's fused graph (fp32: the same
 vectors, cosine 0.9999999, ~1.3x faster per question here) or its int8 kernels (~0.6x fp32's
-time; each layer's GELU-output projection stays fp32, see `ffn_outputs`); passages are encoded once, in bulk, at index time, where torch is as fast. The
+time; each layer's GELU-output projection stays fp32, see `fp32_nodes`);
+passages are encoded once, in bulk, at index time, where torch is as fast. The
 index therefore does not depend on this choice (its cache key, `Encoder.id`, is unchanged); the
 choice shows in `Encoder.query_id`.
 
@@ -28,13 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.core import versioned
+from qa.core import versioned, workload
 from qa.core.errors import SeedQAError, StaleIndex
 
 log = logging.getLogger(__name__)
 
-BUILD_VERSION = "2"  # 2: BiasGelu and SkipLayerNormalization fused
+BUILD_VERSION = "4"  # 2: BiasGelu, SkipLayerNormalization fused; 4: attention too, weights apart
 MODEL_FILE = "model.onnx"
+WEIGHTS_FILE = "model.weights"  # the graph's tensors, memory-mapped by ONNX Runtime
 MAX_TOKENS = 512
 KINDS = ("fp32", "int8")
 
@@ -62,24 +64,37 @@ def _ok(out: Path, expected: dict) -> bool:
 
 def export(folder: Path, out: Path, kind: str) -> None:
     """The converted model's transformer (token states) as ONNX with ONNX Runtime's BERT fusions;
-    for `int8`, its weights then quantised per channel (activations per call).
+    for `int8`, its weights then quantised per channel (activations per call). The tensors are
+    written beside the graph (`WEIGHTS_FILE`).
 
     Why fuse: a question is ~20 tokens, so the encoder's time is mostly per-operator overhead,
     not arithmetic; folding each layer's bias+GELU and residual+LayerNorm into single kernels
     cuts the graph by a third and the time per question by about a quarter, with the same
-    vectors (cosine 1.0 to the unfused graph on the dev and seeds questions).
+    vectors (cosine 1.0 to the unfused graph on the dev and seeds questions). Attention fuses
+    only from the eager attention code (torch's SDPA exports as ~40 small operators a layer that
+    the fuser does not recognise): int8 graph 811 -> ~230 operators, a question 8.74 -> 8.35 ms
+    on one thread and 5.71 -> 4.91 ms on two (30 dev questions, lowest of 7 medians, one run).
+    The embeddings are left unfused: the fused embedding layer quantises its table its own way,
+    which cost two of DRCD's fit unanswerables (refusal recall .667 -> .649, over the 0.01
+    allowed), and in fp32 its 384 MB table is read in whole by the kernel's read-ahead.
+
+    Why the tensors apart: ONNX Runtime then memory-maps them instead of copying them into each
+    session, so the int8 session costs ~42 MB of private memory instead of ~164 MB, and a second
+    session (see `OnnxQueryEncoder`) ~43 MB more.
     """
     import json
 
+    import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # no "Loading weights" bar in a CLI or chat log
     hf_logging.disable_progress_bar()
-    bert = AutoModel.from_pretrained(str(folder)).eval()
+    bert = AutoModel.from_pretrained(str(folder), attn_implementation="eager").eval()
 
     class States(torch.nn.Module):
         def __init__(self) -> None:
@@ -93,7 +108,7 @@ def export(folder: Path, out: Path, kind: str) -> None:
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
     axes = {0: "batch", 1: "tokens"}
     raw = out / "model.raw.onnx"
-    fp32 = out / (MODEL_FILE if kind == "fp32" else "model.fp32.onnx")
+    fp32 = out / "model.fp32.onnx"
     # the exporter warns about tracing details of the graph that do not apply to this model
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -101,29 +116,37 @@ def export(folder: Path, out: Path, kind: str) -> None:
                           output_names=["states"], opset_version=17, dynamo=False,
                           dynamic_axes={"ids": axes, "mask": axes, "states": axes})
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    fusions = FusionOptions("bert")
+    fusions.enable_embed_layer_norm = False
     # opt_level 1: the fusions only; ONNX Runtime applies its own graph optimisations at load
     fused = optimize_model(str(raw), model_type="bert", opt_level=1,
                            num_heads=int(config["num_attention_heads"]),
-                           hidden_size=int(config["hidden_size"]))
+                           hidden_size=int(config["hidden_size"]), optimization_options=fusions)
     fused.save_model_to_file(str(fp32))
     raw.unlink()
+    final = fp32
     if kind == "int8":
+        final = out / "model.int8.onnx"
         # the fused operators are outside ONNX's type inference: their outputs are float
-        quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8,
-                         per_channel=True, nodes_to_exclude=ffn_outputs(fused.model),
+        quantize_dynamic(str(fp32), str(final), weight_type=QuantType.QInt8,
+                         per_channel=True, nodes_to_exclude=fp32_nodes(fused.model),
                          extra_options={"DefaultTensorType": 1})
         fp32.unlink()
+    model = onnx.load(str(final))
+    final.unlink()
+    onnx.save_model(model, str(out / MODEL_FILE), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location=WEIGHTS_FILE, size_threshold=1024)
     shutil.copy(folder / "tokenizer.json", out / "tokenizer.json")
 
 
-def ffn_outputs(model) -> list[str]:
-    """The MatMuls that project each layer's GELU output back to the hidden size.
+def fp32_nodes(model) -> list[str]:
+    """The MatMuls left in fp32 in the int8 model: those that project each layer's GELU output
+    back to the hidden size.
 
-    Why they stay fp32 in the int8 model: their input is the one activation with heavy outliers
-    (GELU of 1,536 channels), which per-call 8-bit quantisation of activations rounds worst.
-    Measured on 300 CMRC fit questions against the fp32 graph: all MatMuls in int8, 1 - cosine
-    median 0.0027 (min cosine 0.9929); these 12 of 96 kept fp32, 0.0010 (min 0.9982); the
-    last two layers kept fp32 instead, 0.0024.
+    Why: their input is the one activation with heavy outliers (GELU of 1,536 channels), which
+    per-call 8-bit quantisation of activations rounds worst. Measured on 300 CMRC fit questions
+    against the fp32 graph: all MatMuls in int8, 1 - cosine median 0.0027 (min cosine 0.9929);
+    these 12 of 96 kept fp32, 0.0010 (min 0.9982); the last two layers kept fp32 instead, 0.0024.
     """
     return [n.name for n in model.graph.node if n.op_type == "MatMul"
             and "/output/dense/" in n.name and "/attention/" not in n.name]
@@ -161,18 +184,19 @@ def ensure_onnx(folder: Path, kind: str) -> Path:
 
 
 class OnnxQueryEncoder:
-    """Mean-pooled, normalised e5 query vectors from the ONNX model, one thread per call.
+    """Mean-pooled, normalised e5 query vectors from the ONNX model: a lone question on up to
+    `threads` cores, one core each while other answers are under way (`qa.core.workload`).
 
-    Why one thread: a second one halves the int8 model's own time on an idle box (9.4 -> 5.8 ms a
-    question, 300 calls), but not with a busy neighbour (10.1 vs 12.0 ms), it saved only 1.1 ms
-    of 14.4 in the interleaved question bench (`bench_question_path.py --variants int8:1,int8:2`),
-    and under the 50-user chat load it took the core the other requests' Python work runs on
-    (43-49 answers/s against 58). ONNX Runtime does not stall at a barrier the way torch's OpenMP
-    pool does (see `embeddings.encoder`), so this is a choice of throughput, not of safety.
+    Why two sessions: a second thread nearly halves a lone question's vector (int8, fused graph:
+    8.6 -> 4.9 ms on an idle box), but under the 50-user chat load it took the core the other
+    answers' Python work runs on (43-49 answers/s against 58 with one thread). A session's
+    thread count is fixed when it is made, so there is one of each; they share the memory-mapped
+    weights (the second costs ~43 MB). ONNX Runtime does not stall at a barrier the way torch's
+    OpenMP pool does (see `embeddings.encoder`), so this is a choice of throughput, not safety.
     """
 
     def __init__(self, folder: Path, kind: str = "fp32", prefix: str = "query: ",
-                 threads: int = 1) -> None:
+                 threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -181,11 +205,17 @@ class OnnxQueryEncoder:
         self.tokenizer = Tokenizer.from_file(str(out / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self.session = ort.InferenceSession(str(out / MODEL_FILE), opts,
-                                            providers=["CPUExecutionProvider"])
+        self.threads = max(1, threads if threads is not None else workload.cores())
+
+        def session(n: int):
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads, opts.inter_op_num_threads = n, 1
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            return ort.InferenceSession(str(out / MODEL_FILE), opts,
+                                        providers=["CPUExecutionProvider"])
+
+        self.session = session(1)
+        self.wide_session = session(self.threads) if self.threads > 1 else self.session
         self.prefix = prefix
         self._lock = threading.Lock()
         # int8 quantises each call's activations with one scale for the whole call (all its
@@ -212,8 +242,10 @@ class OnnxQueryEncoder:
         for i, e in enumerate(encs):
             ids[i, : len(e.ids)] = e.ids
             mask[i, : len(e.ids)] = 1
+        session = self.wide_session if workload.threads_for_one(self.threads) > 1 \
+            else self.session
         with self._lock:
-            states = self.session.run(None, {"ids": ids, "mask": mask})[0]
+            states = session.run(None, {"ids": ids, "mask": mask})[0]
         m = mask[..., None].astype(np.float32)
         vecs = (states * m).sum(1) / m.sum(1)
         return (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qa.chooser import AnswerModel, default_model
+from qa.core import workload
 from qa.core.errors import SeedQAError
 from qa.core.modes import Mode
 from qa.core.protocols import Encoder
@@ -133,8 +134,9 @@ class SeedQA:
         if early is not None:
             return early
         index = self.index  # one version for the whole answer, even if `refresh` swaps it now
-        qvec = self.encoder.encode_queries([q.search_text])[0]
-        return self._answer(index, raw, q, qvec, top_k, mode, threshold)
+        with workload.answering():
+            qvec = self.encoder.encode_queries([q.search_text])[0]
+            return self._answer(index, raw, q, qvec, top_k, mode, threshold)
 
     def answer_batch(
         self,
@@ -167,12 +169,14 @@ class SeedQA:
         asked = [self._question(question, h) for question, h in zip(questions, hists, strict=True)]
         index = self.index  # one version for the whole group
         need = [i for i, (_raw, _q, early) in enumerate(asked) if early is None]
-        vecs = self.encoder.encode_queries([asked[i][1].search_text for i in need]) if need else []
         out: list[Answer | None] = [early for _raw, _q, early in asked]
-        for i, qvec in zip(need, vecs, strict=True):
-            raw, q, _ = asked[i]
-            m, k, t = opts[i]
-            out[i] = self._answer(index, raw, q, qvec, k, m, t)
+        with workload.answering():
+            vecs = self.encoder.encode_queries([asked[i][1].search_text for i in need]) \
+                if need else []
+            for i, qvec in zip(need, vecs, strict=True):
+                raw, q, _ = asked[i]
+                m, k, t = opts[i]
+                out[i] = self._answer(index, raw, q, qvec, k, m, t)
         return [a for a in out if a is not None]
 
     def _question(self, question: object, history: Sequence[str] | None):

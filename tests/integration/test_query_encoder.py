@@ -13,7 +13,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 from embeddings.convert import ensure_default_model  # noqa: E402
 from embeddings.default_model import choose_query_variant, load_converted  # noqa: E402
-from embeddings.onnx_query import MODEL_FILE, OnnxQueryEncoder, ensure_onnx  # noqa: E402
+from embeddings.onnx_query import (  # noqa: E402
+    MODEL_FILE,
+    WEIGHTS_FILE,
+    OnnxQueryEncoder,
+    ensure_onnx,
+)
+from qa.core import workload  # noqa: E402
 from qa.core.errors import SeedQAError  # noqa: E402
 
 QUESTIONS = [
@@ -54,17 +60,44 @@ def test_the_default_encoder_answers_questions_through_onnx():
     assert q.shape == (2, 384) and float(q[0] @ p[0]) > float(q[1] @ p[0])
 
 
-def test_a_damaged_onnx_folder_is_rebuilt(tmp_path, monkeypatch):
+def test_the_int8_graph_is_fused_with_its_weights_apart():
+    # the fusions are what make a question cheap; a transformers or onnxruntime upgrade that
+    # silently stopped them would still give right vectors, only slower
+    import onnx
+
+    out = ensure_onnx(ensure_default_model(), "int8")
+    graph = onnx.load(str(out / MODEL_FILE), load_external_data=False).graph
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("QAttention") == 12 and ops.count("SkipLayerNormalization") == 24
+    assert "Softmax" not in ops and len(ops) < 300  # 811 before attention was fused
+    assert (out / MODEL_FILE).stat().st_size < 2_000_000  # the graph; tensors are mapped
+    assert (out / WEIGHTS_FILE).stat().st_size > 100_000_000
+
+
+def test_a_lone_question_and_one_among_others_get_the_same_vector():
+    # a lone question runs on two threads, one among other answers on one (`qa.core.workload`);
+    # the answer must not depend on which
+    enc = OnnxQueryEncoder(ensure_default_model(), "int8", threads=2)
+    assert enc.wide_session is not enc.session
+    lone = np.vstack([enc.encode([q]) for q in QUESTIONS])
+    with workload.answering(), workload.answering():
+        assert workload.active() == 2
+        crowded = np.vstack([enc.encode([q]) for q in QUESTIONS])
+    assert np.array_equal(lone, crowded)
+
+
+@pytest.mark.parametrize("damaged", [MODEL_FILE, WEIGHTS_FILE])
+def test_a_damaged_onnx_folder_is_rebuilt(tmp_path, damaged):
     # a copy of the converted model in a private cache, so the shared ONNX folder is untouched
     src = ensure_default_model()
     folder = tmp_path / src.name
     shutil.copytree(src, folder)
     out = ensure_onnx(folder, "fp32")
-    size = (out / MODEL_FILE).stat().st_size
-    with open(out / MODEL_FILE, "r+b") as fh:
+    size = (out / damaged).stat().st_size
+    with open(out / damaged, "r+b") as fh:
         fh.truncate(size // 2)  # as a crash or a full disk would leave it
     again = ensure_onnx(folder, "fp32")
-    assert again == out and (again / MODEL_FILE).stat().st_size == size
+    assert again == out and (again / damaged).stat().st_size == size
     assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(".tmp-")]
 
 

@@ -61,3 +61,26 @@ def test_shape_marks_and_the_rule_span(rows):
 def test_a_sentence_without_candidates():
     spans, x = spans_and_features("，。！", parse("什么？"))
     assert spans == [] and x.shape == (0, len(SPAN_FEATURES))
+
+
+def test_span_containment_counts_overlapping_occurrences():
+    # `has_q_term` and `measure_in_span` are computed from term occurrences, not by testing each
+    # span's text: the two must agree, also where occurrences overlap (`aa` in `aaa`)
+    import random
+
+    import numpy as np
+
+    from qa.span_model import _contains
+
+    assert _contains("aaa", ["aa"], np.array([1]), np.array([3])).tolist() == [True]
+    assert _contains("aaa", [], np.array([0]), np.array([3])).tolist() == [False]
+    rng = random.Random(0)
+    for _ in range(300):
+        text = "".join(rng.choice("ab年月") for _ in range(rng.randint(1, 12)))
+        terms = ["".join(rng.choice("ab年") for _ in range(rng.randint(1, 3)))
+                 for _ in range(rng.randint(0, 3))]
+        pairs = [(s, e) for s in range(len(text)) for e in range(s + 1, len(text) + 1)]
+        s = np.array([p[0] for p in pairs])
+        e = np.array([p[1] for p in pairs])
+        want = [any(t in text[a:b] for t in terms) for a, b in pairs]
+        assert _contains(text, terms, s, e).tolist() == want
