@@ -60,12 +60,11 @@ def load_converted(variant: str | None = None, folder: Path | None = None) -> En
     variant = variant or choose_variant()
     folder = folder or ensure_default_model()
     checksum = sha256_file(source_bin())[:8]
-    kwargs = None
-    if variant == "bf16":
-        import torch
-
-        kwargs = {"dtype": torch.bfloat16}  # load straight into bf16: no fp32 copy in memory
-    return load_st_encoder(str(folder), id=f"e5-small-st:{variant}:{checksum}", model_kwargs=kwargs)
+    # bf16: loaded straight into bf16, no fp32 copy in memory (named, so torch is imported only
+    # when the model is loaded)
+    kwargs = {"dtype": "bfloat16"} if variant == "bf16" else None
+    return load_st_encoder(str(folder), id=f"e5-small-st:{variant}:{checksum}", model_kwargs=kwargs,
+                           lazy=True)
 
 
 # How questions are encoded (`embeddings.onnx_query`): `fp32` = ONNX Runtime, same vectors;

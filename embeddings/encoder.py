@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,11 @@ class Encoder:
     re-entrant and Gradio calls from several worker threads. Queries run on 1 thread; passages
     are sorted by length (less padding), encoded in groups, and each group's thread count comes
     from a :class:`~embeddings.threads.ThreadChooser` timing the previous groups.
+
+    Given a `loader` (and the `dim` it will have) instead of a model, the model is loaded on
+    first use. Why: with questions encoded elsewhere (`query_encoder`), answering from a built
+    index never needs it, and it is torch, the weights and a 432 MB tokenizer: a process that
+    only answers stays ~0.9 GB smaller and starts without importing torch.
     """
 
     def __init__(
@@ -55,12 +61,18 @@ class Encoder:
         query_prompt: str | None,
         passage_prompt: str | None,
         max_tokens: int | None = None,
+        loader: Callable[[], Any] | None = None,
+        dim: int | None = None,
     ) -> None:
         from embeddings.threads import ThreadChooser
 
-        self.model = model
+        if model is None and (loader is None or dim is None):
+            raise ValueError("an Encoder needs a model, or a loader and the dim it will have")
+        self._model = model
+        self._loader = loader
+        self._load_lock = threading.Lock()
         self.id = id
-        self.dim = int(model.get_embedding_dimension())
+        self.dim = int(dim) if dim is not None else int(model.get_embedding_dimension())
         self._query_prompt = query_prompt
         self._passage_prompt = passage_prompt
         self._max_tokens = max_tokens
@@ -70,6 +82,19 @@ class Encoder:
         self.query_id = id
         options = (PASSAGE_THREADS, 1) if PASSAGE_THREADS > 1 else (1,)
         self.thread_chooser = ThreadChooser(options)
+
+    @property
+    def model(self) -> Any:
+        """The model, loaded now if it was given as a loader."""
+        if self._model is None:
+            with self._load_lock:
+                if self._model is None:
+                    self._model = self._loader()  # type: ignore[misc]
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
@@ -163,9 +188,12 @@ def _prompt_names(model: Any) -> tuple[str | None, str | None]:
 
 
 def load_st_encoder(
-    name_or_path: str, id: str | None = None, model_kwargs: dict[str, Any] | None = None
+    name_or_path: str, id: str | None = None, model_kwargs: dict[str, Any] | None = None,
+    lazy: bool = False,
 ) -> Encoder:
-    """Load any sentence-transformers model from disk (folder or hub cache)."""
+    """Load any sentence-transformers model from disk (folder or hub cache). With `lazy`, a
+    plain transformer + pooling folder is only read for its settings now and loaded on first
+    use (see `Encoder`); any other is loaded at once."""
     offline_env()
     folder = _resolve_local(name_or_path)
     if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
@@ -173,19 +201,13 @@ def load_st_encoder(
             f"'{name_or_path}' is not a sentence-transformers model folder "
             "(no modules.json or config.json)"
         )
-    try:
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
-
-        # the model's "Loading weights" bar and load report are noise in a CLI or chat log
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        model = SentenceTransformer(
-            str(folder), device="cpu", local_files_only=True, model_kwargs=model_kwargs
-        )
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SeedQAError(f"could not load model '{name_or_path}': {first}") from exc
+    settings = _settings(folder) if lazy else None
+    if settings is not None:
+        dim, query, passage, max_len = settings
+        return Encoder(None, id or f"st:{folder}", query_prompt=query, passage_prompt=passage,
+                       max_tokens=max_len, dim=dim,
+                       loader=lambda: _load_st(folder, name_or_path, model_kwargs))
+    model = _load_st(folder, name_or_path, model_kwargs)
     query, passage = _prompt_names(model)
     max_len = getattr(model, "max_seq_length", None)
     return Encoder(
@@ -195,3 +217,52 @@ def load_st_encoder(
         passage_prompt=passage,
         max_tokens=int(max_len) if max_len else None,
     )
+
+
+def _load_st(folder: Path, name_or_path: str, model_kwargs: dict[str, Any] | None) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        # the model's "Loading weights" bar and load report are noise in a CLI or chat log
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        return SentenceTransformer(
+            str(folder), device="cpu", local_files_only=True, model_kwargs=model_kwargs
+        )
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SeedQAError(f"could not load model '{name_or_path}': {first}") from exc
+
+
+_PLAIN = (["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling"],
+          ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
+           "sentence_transformers.models.Normalize"])
+
+
+def _settings(folder: Path) -> tuple[int, str | None, str | None, int | None] | None:
+    """(dim, query prompt name, passage prompt name, max tokens) of a plain transformer +
+    pooling folder, as the loaded model would give them, from its files; None for any other
+    layout (a Dense layer changes the dimension, custom modules may do anything)."""
+    import json
+
+    def read(name: str) -> dict:
+        path = folder / name
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        if [m.get("type") for m in modules] not in _PLAIN:
+            return None
+        pooling = read(f"{modules[1]['path']}/config.json")
+        dim = pooling.get("embedding_dimension", pooling.get("word_embedding_dimension"))
+        prompts = read("config_sentence_transformers.json").get("prompts") or {}
+        max_len = read("sentence_bert_config.json").get("max_seq_length")
+    except (OSError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+    if not isinstance(dim, int) or not isinstance(prompts, dict):
+        return None
+    prompts = {k: v for k, v in prompts.items() if v}
+    query = "query" if "query" in prompts else None
+    passage = next((k for k in ("passage", "document") if k in prompts), None)
+    return dim, query, passage, int(max_len) if isinstance(max_len, int) else None

@@ -160,3 +160,42 @@ def test_thread_chooser_follows_measurements() -> None:
     for _ in range(4):  # load went away: 2 threads become cheaper and win again
         chooser.record(2, seconds=0.5, work=100)
     assert chooser.best() == 2
+
+
+# --- the default passage model, loaded on first use ---------------------------------------------
+
+
+def test_the_default_passage_model_loads_on_first_use_with_the_same_settings() -> None:
+    from embeddings.convert import ensure_default_model
+    from embeddings.default_model import load_converted
+    from embeddings.encoder import load_st_encoder
+
+    lazy = load_converted("fp32")
+    assert not lazy.loaded
+    eager = load_st_encoder(str(ensure_default_model()), id="eager")
+    assert eager.loaded
+    # what the files say is what the loaded model says
+    assert (lazy.dim, lazy._query_prompt, lazy._passage_prompt, lazy._max_tokens) == \
+        (eager.dim, eager._query_prompt, eager._passage_prompt, eager._max_tokens) == \
+        (384, "query", "passage", 512)
+    got = lazy.encode_passages(SENTENCES[:2])
+    assert lazy.loaded
+    assert np.allclose(got, eager.encode_passages(SENTENCES[:2]), atol=1e-6)
+
+
+def test_answering_from_a_built_index_loads_neither_torch_nor_the_passage_model(
+    seed_index_dir,
+) -> None:
+    # questions go through ONNX Runtime: a process that only answers stays ~0.9 GB smaller
+    code = (
+        "import sys, json\n"
+        "from qa.engine import SeedQA\n"
+        f"e = SeedQA.open({str(ROOT / 'seeds')!r}, index_dir={str(seed_index_dir)!r},"
+        " progress=False)\n"
+        "a = e.answer('宁波市工商联的会员企业有多少家？')\n"
+        "print(json.dumps([e.encoder.loaded, 'torch' in sys.modules, bool(a.citations)]))\n"
+    )
+    env = {**os.environ, "SEEDQA_QUERY_VARIANT": "int8"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "[false, false, true]"
