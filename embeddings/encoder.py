@@ -179,9 +179,9 @@ def _resolve_local(name_or_path: str) -> Path:
         raise _missing(name_or_path) from exc
 
 
-def _prompt_names(model: Any) -> tuple[str | None, str | None]:
+def _prompt_names(prompts: dict | None) -> tuple[str | None, str | None]:
     """Use e5-style prompts only when the model defines them; others encode raw text."""
-    prompts = {k: v for k, v in (getattr(model, "prompts", None) or {}).items() if v}
+    prompts = {k: v for k, v in (prompts or {}).items() if v}
     query = "query" if "query" in prompts else None
     passage = next((k for k in ("passage", "document") if k in prompts), None)
     return query, passage
@@ -208,7 +208,7 @@ def load_st_encoder(
                        max_tokens=max_len, dim=dim,
                        loader=lambda: _load_st(folder, name_or_path, model_kwargs))
     model = _load_st(folder, name_or_path, model_kwargs)
-    query, passage = _prompt_names(model)
+    query, passage = _prompt_names(getattr(model, "prompts", None))
     max_len = getattr(model, "max_seq_length", None)
     return Encoder(
         model,
@@ -262,7 +262,4 @@ def _settings(folder: Path) -> tuple[int, str | None, str | None, int | None] | 
         return None
     if not isinstance(dim, int) or not isinstance(prompts, dict):
         return None
-    prompts = {k: v for k, v in prompts.items() if v}
-    query = "query" if "query" in prompts else None
-    passage = next((k for k in ("passage", "document") if k in prompts), None)
-    return dim, query, passage, int(max_len) if isinstance(max_len, int) else None
+    return dim, *_prompt_names(prompts), int(max_len) if isinstance(max_len, int) else None

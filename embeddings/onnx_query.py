@@ -72,7 +72,7 @@ def export(folder: Path, out: Path, kind: str) -> None:
     cuts the graph by a third and the time per question by about a quarter, with the same
     vectors (cosine 1.0 to the unfused graph on the dev and seeds questions). Attention fuses
     only from the eager attention code (torch's SDPA exports as ~40 small operators a layer that
-    the fuser does not recognise): int8 graph 811 -> ~230 operators, a question 8.74 -> 8.35 ms
+    the fuser does not recognise): int8 graph 811 -> 218 operators, a question 8.74 -> 8.35 ms
     on one thread and 5.71 -> 4.91 ms on two (30 dev questions, lowest of 7 medians, one run).
     The embeddings are left unfused: the fused embedding layer quantises its table its own way,
     which cost two of DRCD's fit unanswerables (refusal recall .667 -> .649, over the 0.01
