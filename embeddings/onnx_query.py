@@ -152,6 +152,24 @@ def fp32_nodes(model) -> list[str]:
             and "/output/dense/" in n.name and "/attention/" not in n.name]
 
 
+def _remove_older_builds(out: Path) -> None:
+    """Delete the folders (and lock files) of earlier build versions of the same model and kind.
+
+    Why: each is 140-470 MB, and an upgraded seedqa never reads them again. A process of an
+    older seedqa still answering from one keeps its memory-mapped or loaded copy (on POSIX a
+    removed file stays readable to whoever has it open). Later versions are left alone: a newer
+    seedqa sharing the cache would otherwise rebuild its own each time this one ran.
+    """
+    stem = out.name[: -len(f"-v{BUILD_VERSION}")]
+    for old in out.parent.glob(f"{stem}-v*"):
+        version = old.name[len(stem) + 2:].removesuffix(".lock")
+        if version.isdigit() and int(version) < int(BUILD_VERSION):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+
+
 def ensure_onnx(folder: Path, kind: str) -> Path:
     """The ONNX folder of `folder` (the converted model) in `kind`, built on first use."""
     out = onnx_dir_for(folder, kind)
@@ -174,6 +192,7 @@ def ensure_onnx(folder: Path, kind: str) -> Path:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
+            _remove_older_builds(out)
     except ImportError as exc:
         raise SeedQAError(f"the ONNX query model needs {exc.name}; pip install onnx onnxruntime, "
                           "or set SEEDQA_QUERY_VARIANT=same") from None

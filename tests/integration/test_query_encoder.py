@@ -92,7 +92,17 @@ def test_a_damaged_onnx_folder_is_rebuilt(tmp_path, damaged):
     src = ensure_default_model()
     folder = tmp_path / src.name
     shutil.copytree(src, folder)
+    # an earlier build version's folder and lock, as an upgrade leaves them; the other kind stays
+    stale = tmp_path / f"{folder.name}-onnx-fp32-v1"
+    (stale / "sub").mkdir(parents=True)
+    (tmp_path / f"{stale.name}.lock").touch()
+    other = tmp_path / f"{folder.name}-onnx-int8-v1"
+    newer = tmp_path / f"{folder.name}-onnx-fp32-v99"  # a later seedqa's, sharing the cache
+    other.mkdir()
+    newer.mkdir()
     out = ensure_onnx(folder, "fp32")
+    assert not stale.exists() and not (tmp_path / f"{stale.name}.lock").exists()
+    assert other.exists() and newer.exists() and out.exists()
     size = (out / damaged).stat().st_size
     with open(out / damaged, "r+b") as fh:
         fh.truncate(size // 2)  # as a crash or a full disk would leave it
