@@ -11,7 +11,6 @@ stays cheap for the CLI's fast paths.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.core import workload
 from qa.core.errors import SeedQAError
 from qa.core.offline import offline_env
 from qa.core.progress import bar as progress_bar
@@ -33,7 +33,7 @@ from qa.core.progress import bar as progress_bar
 # waiting for a descheduled thread costs 5-20x; queries always run on 1 thread. Bulk passages
 # flip between 1 and 2 with the load, so they are chosen by measurement (see threads.py).
 QUERY_THREADS = 1
-PASSAGE_THREADS = max(1, min(2, os.cpu_count() or 1))
+PASSAGE_THREADS = workload.cores()
 # Passages are encoded in groups this large: big enough to batch well (ST batches of 32) and to
 # time reliably, small enough that the thread choice can follow a change in load.
 GROUP = 64

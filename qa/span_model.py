@@ -24,6 +24,7 @@ from qa.features import QTYPE_ORDER, simple
 from qa.lexical import pos_tokens
 from qa.metrics import strip_ws
 from qa.question import Question, parse
+from qa.spans import term_hits
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_FILE = "span_model.txt"
@@ -128,7 +129,7 @@ def spans_and_features(
     if not len(first):
         return [], np.zeros((0, len(SPAN_FEATURES)), dtype=np.float32)
     terms = [t for t in q.terms + q.context_terms if t]
-    hits = [(m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), text)]
+    hits = term_hits(text, tuple(terms))
     qchars = set(q.text)
     in_q = _prefix([ch in qchars for ch in text])
     spans = list(zip(s.tolist(), e.tolist(), strict=True))

@@ -478,7 +478,7 @@ def _find_head(sentence: str, q: Question) -> tuple[int, int] | None:
 def _nearness(sentence: str, s: int, e: int, q: Question) -> float:
     """0..0.5: how close the candidate sits to the question's words in the sentence."""
     best = None
-    for a, b in _term_hits(sentence, (*q.terms, *q.context_terms)):
+    for a, b in term_hits(sentence, (*q.terms, *q.context_terms)):
         d = a - e if a >= e else s - b if b <= s else 0
         d = max(d, 0)
         best = d if best is None else min(best, d)
@@ -488,7 +488,7 @@ def _nearness(sentence: str, s: int, e: int, q: Question) -> float:
 
 
 @lru_cache(maxsize=1024)
-def _term_hits(sentence: str, terms: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+def term_hits(sentence: str, terms: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
     """(start, end) of each occurrence of each term: cached because the rules ask it of one
     sentence once per span they weigh (~17 times a sentence on the dev questions)."""
     return tuple((m.start(), m.end()) for t in terms for m in re.finditer(re.escape(t), sentence))

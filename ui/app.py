@@ -30,6 +30,7 @@ from typing import Any, TextIO  # noqa: E402
 
 import gradio as gr  # noqa: E402
 
+from qa.core import workload  # noqa: E402
 from qa.core.errors import SeedQAError  # noqa: E402
 from qa.core.modes import Mode  # noqa: E402
 from qa.core.protocols import Answerer  # noqa: E402
@@ -51,7 +52,7 @@ DEFAULT_TOP_K = 5
 # call each.
 CONCURRENCY = 16
 MAX_BATCH = 16
-ENGINE_WORKERS = max(1, min(2, os.cpu_count() or 1))
+ENGINE_WORKERS = workload.cores()
 # Gradio's default ("auto") sends every queued request its queue position each time any request
 # starts: with 50 waiting users, ~50 messages per answer, most of the event loop's time. Nothing
 # here shows the position (progress is hidden), so it is sent on joining and every few seconds.
