@@ -1,6 +1,7 @@
 """seedqa's question path against the naive dense peer, interleaved in one run.
 
     .venv/bin/python bench/bench_question_path.py [--docs seeds] [--rounds 5] [--variants fp32,int8]
+    .venv/bin/python bench/bench_question_path.py --variants int8,int8+lightgbm
 
 Why interleaved: the dev box is a shared 2-core VM whose load moves by 2-5x within minutes, so
 two separate runs mostly compare the neighbours. Every round asks each dev question of every
@@ -37,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--variants", default="fp32,int8",
                     help="query encoders of seedqa to time: embeddings.onnx_query kinds, each "
-                         "optionally with the threads a lone question may use (int8:1)")
+                         "optionally with the threads a lone question may use (int8:1), and "
+                         "+lightgbm to predict both learned models with LightGBM instead of "
+                         "their compiled trees (qa.forest)")
     args = ap.parse_args(argv)
 
     import dense_peer
@@ -46,21 +49,30 @@ def main(argv: list[str] | None = None) -> int:
     from embeddings.onnx_query import OnnxQueryEncoder
     from qa.engine import SeedQA
     from qa.evaluate import load_gold
+    from qa.forest import Forest
+    from qa.span_model import default_span_model
 
     questions = [g.question for g in load_gold(Path(args.questions))]
     engine = SeedQA.open(args.docs, progress=False)
     folder = ensure_default_model()
     # `kind` or `kind:threads` (ONNX Runtime's threads for a lone question; default: the product's)
-    variants = {}
+    variants, trees = {}, {}
     for v in filter(None, args.variants.split(",")):
-        kind, _, threads = v.partition(":")
+        encoder, _, trees[v] = v.partition("+")
+        kind, _, threads = encoder.partition(":")
         variants[v] = OnnxQueryEncoder(folder, kind, threads=int(threads)) if threads \
             else OnnxQueryEncoder(folder, kind)
+    # the two learned models' predictors: as loaded (compiled where it can be) or LightGBM's
+    span, model = default_span_model(), engine.model
+    forests = {"": (span.booster, model.booster),
+               "lightgbm": (Forest(span.booster.model_file, compiled=False),
+                            Forest(model.booster.model_file, compiled=False))}
     peer = dense_peer.DensePeer(dense_peer.windows(Path(args.docs)))
 
     def seedqa(v: str):
         def ask(q: str) -> float:
             engine.encoder.query_encoder = variants[v]
+            span.booster, model.booster = forests[trees[v]]
             t0 = time.perf_counter()
             engine.answer(q)
             return (time.perf_counter() - t0) * 1000.0

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.core import versioned
+from qa.core import cache, versioned
 from qa.core.errors import SeedQAError, StaleIndex
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ sha256_file = versioned.sha256_file
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("SEEDQA_CACHE") or "~/.cache/seedqa").expanduser() / "models"
+    return cache.root()
 
 
 def expected_manifest(src: Path) -> dict:

@@ -67,7 +67,7 @@ META_FILE = "answer_model.json"
 
 @dataclass
 class AnswerModel:
-    booster: object  # lightgbm.Booster
+    booster: object  # qa.forest.Forest (or anything with `predict(rows)`)
     meta: dict
 
     @property
@@ -78,10 +78,12 @@ class AnswerModel:
     def load(cls, folder: Path | None = None) -> AnswerModel:
         import lightgbm
 
+        from qa.forest import Forest
+
         folder = Path(folder or MODEL_DIR)
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-            booster = lightgbm.Booster(model_file=str(folder / MODEL_FILE))
+            booster = Forest(folder / MODEL_FILE)
         except (OSError, ValueError, lightgbm.basic.LightGBMError) as exc:
             raise SeedQAError(
                 f"cannot load the answer model from {folder} ({exc}); run `seedqa train`"
@@ -96,7 +98,7 @@ class AnswerModel:
         """P(the candidate sentence answers the question), one per row of `x`."""
         if len(x) == 0:
             return np.zeros(0)
-        return np.asarray(self.booster.predict(model_columns(x), num_threads=1), dtype=np.float64)
+        return np.asarray(self.booster.predict(model_columns(x)), dtype=np.float64)
 
     @staticmethod
     def contradictions(x: np.ndarray, checks: tuple[str, ...] | None = None) -> np.ndarray:

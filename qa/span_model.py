@@ -226,12 +226,14 @@ class SpanModel:
     def load(cls, folder: Path | None = None) -> SpanModel | None:
         import lightgbm
 
+        from qa.forest import Forest
+
         folder = Path(folder or MODEL_DIR)
         try:
             meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
             if list(meta.get("features", [])) != list(SPAN_FEATURES):
                 return None
-            return cls(lightgbm.Booster(model_file=str(folder / MODEL_FILE)),
+            return cls(Forest(folder / MODEL_FILE),
                        bool(meta.get("use_rules", True)), float(meta.get("min_confidence", 0.0)))
         except (OSError, ValueError, lightgbm.basic.LightGBMError):
             return None
@@ -242,7 +244,7 @@ class SpanModel:
         spans, x = spans_and_features(sentence, q, rule)
         if not spans:
             return None
-        p = self.booster.predict(x, num_threads=1)
+        p = self.booster.predict(x)
         i = int(np.argmax(p))
         return spans[i], float(p[i])
 
