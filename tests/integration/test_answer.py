@@ -134,6 +134,19 @@ def test_english_question_is_answered_from_the_chinese_source(seed_engine):
     assert not b.refused and b.span == "781件"
 
 
+def test_warm_up_builds_what_the_first_english_question_needs(seed_engine):
+    from qa import crosslingual
+
+    store = seed_engine.index.lexical
+    crosslingual._built.pop(store, None)
+    seed_engine.warm_up()
+    built = crosslingual._built.get(store)
+    assert built is not None and "宁波" in built.terms("Ningbo")
+    assert not seed_engine.answer("How much money did overseas Jiangsu chambers of commerce "
+                                  "donate in 2020?").refused
+    assert crosslingual._built.get(store) is built  # used, not built again
+
+
 def test_unrelated_english_question_is_refused(seed_engine):
     assert seed_engine.answer("Who founded Apple?").refused
 

@@ -8,6 +8,7 @@ a typo in `--auth` costs no index load.
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 import click
@@ -136,6 +137,9 @@ def chat_cmd(
                         max_upload_files=max_upload_files)
     except SeedQAError as e:
         fail(str(e))
+    warm_up = getattr(engine, "warm_up", None)
+    if warm_up is not None:  # while the server starts and nobody asks yet
+        threading.Thread(target=warm_up, name="seedqa-warm-up", daemon=True).start()
     try:
         launch(app, host=host, port=port, share=share, auth=login, share_server=server)
     except OSError:  # taken between the check and the bind
