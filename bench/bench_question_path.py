@@ -56,12 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     engine = SeedQA.open(args.docs, progress=False)
     folder = ensure_default_model()
     # `kind` or `kind:threads` (ONNX Runtime's threads for a lone question; default: the product's)
-    variants, trees = {}, {}
+    # one encoder per spec, shared by the variants that differ only in their trees: a second
+    # session's idle two-thread pool would spin against the first's and slow both
+    variants, trees, encoders = {}, {}, {}
     for v in filter(None, args.variants.split(",")):
         encoder, _, trees[v] = v.partition("+")
-        kind, _, threads = encoder.partition(":")
-        variants[v] = OnnxQueryEncoder(folder, kind, threads=int(threads)) if threads \
-            else OnnxQueryEncoder(folder, kind)
+        if encoder not in encoders:
+            kind, _, threads = encoder.partition(":")
+            encoders[encoder] = OnnxQueryEncoder(folder, kind, threads=int(threads)) \
+                if threads else OnnxQueryEncoder(folder, kind)
+        variants[v] = encoders[encoder]
     # the two learned models' predictors: as loaded (compiled where it can be) or LightGBM's
     span, model = default_span_model(), engine.model
     forests = {"": (span.booster, model.booster),
