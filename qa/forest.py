@@ -1,14 +1,14 @@
 """A trained LightGBM model predicted through machine code compiled from its trees (lleaves).
 
-Why: the learned span scores ~140 candidate spans through 300 trees for every answer. LightGBM
-walks them in ~1.1 ms, the compiled forest in ~0.15 ms, with the same probabilities to within
-1e-15 (`bench/bench_forest.py`). Compiling costs a few seconds, once per model file and machine:
+Why: the learned span scores ~110 candidate spans through 300 trees for every answer. LightGBM
+walks them in ~1.15 ms, the compiled forest in ~0.26 ms, with the same probabilities to within
+1e-15 (`bench/bench_forest.py`, on the rows the dev questions produce). Compiling costs a few seconds, once per model file and machine:
 the code is cached under `$SEEDQA_CACHE` (default `~/.cache/seedqa`), keyed by the model's bytes,
 the compiler's versions and this CPU (the code is specialised for the CPU it was built on, so a
 copied cache never runs on another). Where the compiler cannot be had or fails, or with
 `SEEDQA_TREES=lightgbm`, LightGBM predicts, as before.
 
-Inlining is off: it made prediction ~2x faster (0.08 against 0.15 ms for 140 spans) but
+Inlining is off: it made prediction ~2x faster (0.08 against 0.15 ms for 140 random rows) but
 compiling ~6x slower (27 against 4.7 s), which a user would wait through on first use.
 """
 
