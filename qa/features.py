@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from qa.lexical import pos_tokens, to_simplified
+from qa.lexical import pos_tokens, tag_cache, to_simplified
 from qa.question import Question
 from qa.spans import Span, extract
 
@@ -170,12 +170,14 @@ def _coverage(f: QuestionFacts, text: str) -> float:
     return sum(w for t, w in zip(f.terms, f.weights, strict=True) if t in text) / total
 
 
+@tag_cache
 @lru_cache(maxsize=TEXT_CACHE)
 def _words(text: str) -> frozenset[str]:
     """The whole words of `text` (jieba precise mode): `主席` is not a word of `副主席`."""
     return frozenset(w.lower() for w, _f, _s, _e in pos_tokens(text))
 
 
+@tag_cache
 @lru_cache(maxsize=TEXT_CACHE)
 def _entities(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((w, f) for w, f, _s, _e in pos_tokens(text) if f in _ENTITY_KIND)

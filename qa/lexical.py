@@ -122,15 +122,30 @@ def register_terms(texts) -> None:
     add_words(quoted_terms(texts))
 
 
+# caches of values computed from `pos_tokens` (words, entities, spans of a text), dropped with it
+_TAG_CACHES: list = []
+
+
+def tag_cache(fn):
+    """Mark an lru-cached function of a text's tags, so a new word drops its cache too.
+
+    Why: a sentence tagged before a document taught jieba `以商养会` would keep its old words
+    in these caches, and a server would answer it otherwise than a process started afresh."""
+    _TAG_CACHES.append(fn)
+    return fn
+
+
 def add_words(terms) -> None:
-    """Add words to jieba's dictionary (once each; the tagging cache is dropped if any is new)."""
+    """Add words to jieba's dictionary (once each; the tagging caches are dropped if any is
+    new)."""
     jieba = _get_jieba()
     with _jieba_lock:
         for term in terms:
             if term not in _registered:
                 jieba.add_word(term, freq=2000, tag="nz")
                 _registered.add(term)
-                pos_tokens.cache_clear()
+                for cache in (pos_tokens, *_TAG_CACHES):
+                    cache.cache_clear()
 
 
 def tokenize(text: str, drop_stopwords: bool = True) -> list[str]:

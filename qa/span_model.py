@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.chooser import DETERMINISTIC
 from qa.features import QTYPE_ORDER, simple
-from qa.lexical import pos_tokens
+from qa.lexical import pos_tokens, tag_cache
 from qa.metrics import strip_ws
 from qa.question import Question, parse
 from qa.spans import term_hits
@@ -76,6 +76,7 @@ def _prefix(flags: list[bool]) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(np.asarray(flags, dtype=np.int32))))
 
 
+@tag_cache
 @lru_cache(maxsize=SPAN_CACHE)
 def _layout(text: str) -> tuple:
     """What the candidate spans of a sentence are, and everything about them that does not

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from qa.lexical import pos_tokens, words
+from qa.lexical import pos_tokens, tag_cache, words
 from qa.question import Question
 
 
@@ -190,8 +190,16 @@ _ORG_SUFFIX = re.compile(
 )
 
 
-def _nominal_runs(sentence: str) -> list[tuple[int, int]]:
-    """Maximal runs of noun-like tokens (quotes kept inside), e.g. `区金融服务发展中心`."""
+_PUNCT_ONLY = re.compile(r"[，。、；：,.;:！？!?（）()\s]+")
+
+
+@tag_cache
+@lru_cache(maxsize=16_384)
+def _nominal_runs(sentence: str) -> tuple[tuple[int, int], ...]:
+    """Maximal runs of noun-like tokens (quotes kept inside), e.g. `区金融服务发展中心`.
+
+    Cached: it depends on the sentence alone, and every question whose candidates hold the
+    sentence asks for it again (the organisation and "what is it called" rules)."""
     runs, start, end = [], None, None
     in_quote = False
     for w, f, s, e in pos_tokens(sentence):
@@ -200,7 +208,7 @@ def _nominal_runs(sentence: str) -> list[tuple[int, int]]:
         nominal = f in _NOMINAL or in_quote or w in "“”「」"
         if w in "”」":
             in_quote = False
-        if nominal and not re.fullmatch(r"[，。、；：,.;:！？!?（）()\s]+", w):
+        if nominal and not _PUNCT_ONLY.fullmatch(w):
             if start is None:
                 start = s
             end = e
@@ -210,7 +218,7 @@ def _nominal_runs(sentence: str) -> list[tuple[int, int]]:
             start = None
     if start is not None:
         runs.append((start, end))
-    return runs
+    return tuple(runs)
 
 
 # what a question's noun accepts as the end of an organisation's name
