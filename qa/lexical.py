@@ -14,6 +14,7 @@ import re
 import threading
 import warnings
 from functools import lru_cache
+from typing import TypeVar
 
 _jieba_lock = threading.Lock()
 _jieba = None
@@ -124,9 +125,10 @@ def register_terms(texts) -> None:
 
 # caches of values computed from `pos_tokens` (words, entities, spans of a text), dropped with it
 _TAG_CACHES: list = []
+_Cached = TypeVar("_Cached")
 
 
-def tag_cache(fn):
+def tag_cache(fn: _Cached) -> _Cached:
     """Mark an lru-cached function of a text's tags, so a new word drops its cache too.
 
     Why: a sentence tagged before a document taught jieba `以商养会` would keep its old words
