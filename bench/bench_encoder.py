@@ -40,6 +40,19 @@ def seed_passages(n: int = 200, size: int = 250) -> list[str]:
     return [flat[i : i + size] for i in range(0, stride * n, stride)][:n]
 
 
+def seed_sentences() -> list[str]:
+    """The sentences the index embeds beside its passages (the chunker's, of the seed files):
+    issue 15 asks for sentences/s as well as passages/s."""
+    from qa.chunks import build_chunks
+    from qa.documents import doc_name, iter_files, read_paragraphs
+
+    folder = ROOT / "seeds"
+    out = [s.text for path in iter_files(folder)
+           for c in build_chunks(read_paragraphs(path, doc_name(path, folder)))
+           for s in c.sentences]
+    return out
+
+
 def queries(n: int = 40) -> list[str]:
     out: list[str] = []
     dev = Path(__file__).resolve().parent.parent / "data" / "dev_questions.jsonl"
@@ -178,12 +191,13 @@ def main() -> None:
     ap.add_argument("--sweep", default="", help="variants to also time at 1 vs 2 threads, e.g. bf16,engine")
     args = ap.parse_args()
 
-    passages, qs = seed_passages(args.passages), queries()
+    passages, sentences, qs = seed_passages(args.passages), seed_sentences(), queries()
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     loaded = {name: load_variant(name) for name in names}
     encoders = {name: enc for name, enc in loaded.items() if enc is not None}
     names = list(encoders)
     print(f"{len(passages)} passages (~{int(np.mean([len(p) for p in passages]))} chars), "
+          f"{len(sentences)} sentences (~{int(np.mean([len(x) for x in sentences]))} chars), "
           f"{len(qs)} queries, {args.rounds} rounds, cpus={os.cpu_count()}, load={os.getloadavg()[0]:.1f}")
 
     ref_p = ref_q = None
@@ -191,15 +205,18 @@ def main() -> None:
         ref_p, ref_q = encoders["engine"].encode_passages(passages), encoders["engine"].encode_queries(qs)
 
     pps: dict[str, list[float]] = {n: [] for n in names}
+    sps: dict[str, list[float]] = {n: [] for n in names}
     qms: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(args.rounds):
         for name, enc in encoders.items():
             enc.encode_passages(passages[:8])  # warm-up (allocators, oneDNN kernels)
             pps[name].append(time_passages(enc, passages))
+            sps[name].append(time_passages(enc, sentences))
             qms[name].append(time_queries(enc, qs))
 
     base = statistics.median(pps["engine"]) if "engine" in pps else None
-    print(f"\n{'variant':<10} {'passages/s':>11} {'x engine':>9} {'query ms':>9} {'cos min':>8}  id")
+    print(f"\n{'variant':<10} {'passages/s':>11} {'x engine':>9} {'sentences/s':>12} {'query ms':>9} "
+          f"{'cos min':>8}  id")
     for name, enc in encoders.items():
         p, q = statistics.median(pps[name]), statistics.median(qms[name])
         cos = ""
@@ -208,8 +225,11 @@ def main() -> None:
                     np.min(np.sum(enc.encode_queries(qs) * ref_q, axis=1)))
             cos = f"{c:.5f}"
         ratio = f"{p / base:.2f}" if base else ""
-        print(f"{name:<10} {p:>11.1f} {ratio:>9} {q:>9.1f} {cos:>8}  {enc.id}")
-        print(f"{'':<10} runs: passages/s {[round(x, 1) for x in pps[name]]}, query ms {[round(x, 1) for x in qms[name]]}")
+        sp = statistics.median(sps[name])
+        print(f"{name:<10} {p:>11.1f} {ratio:>9} {sp:>12.1f} {q:>9.1f} {cos:>8}  {enc.id}")
+        print(f"{'':<10} runs: passages/s {[round(x, 1) for x in pps[name]]}, "
+              f"sentences/s {[round(x, 1) for x in sps[name]]}, "
+              f"query ms {[round(x, 1) for x in qms[name]]}")
 
     for name in [v.strip() for v in args.sweep.split(",") if v.strip()]:
         enc = encoders.get(name) or load_variant(name)
