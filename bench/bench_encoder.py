@@ -47,10 +47,9 @@ def seed_sentences() -> list[str]:
     from qa.documents import doc_name, iter_files, read_paragraphs
 
     folder = ROOT / "seeds"
-    out = [s.text for path in iter_files(folder)
-           for c in build_chunks(read_paragraphs(path, doc_name(path, folder)))
-           for s in c.sentences]
-    return out
+    return [s.text for path in iter_files(folder)
+            for c in build_chunks(read_paragraphs(path, doc_name(path, folder)))
+            for s in c.sentences]
 
 
 def queries(n: int = 40) -> list[str]:

@@ -71,10 +71,6 @@ def wheel_version() -> str:
 sha256_file = versioned.sha256_file
 
 
-def cache_root() -> Path:
-    return cache.root()
-
-
 def expected_manifest(src: Path) -> dict:
     return {
         "format": 1,
@@ -90,7 +86,7 @@ def expected_manifest(src: Path) -> dict:
 
 
 def model_dir_for(src: Path) -> Path:
-    return cache_root() / f"e5-small-{wheel_version()}-{sha256_file(src)[:8]}"
+    return cache.root() / f"e5-small-{wheel_version()}-{sha256_file(src)[:8]}"
 
 
 # ----------------------------------------------------------------------------- conversion
