@@ -6,7 +6,9 @@ same passages/queries, and the table reports per-variant medians over rounds.
 
 Passages: ~200 windows of ~250 characters slid over the seed text (the chunker's target size;
 the two seed files hold too little text for 200 disjoint chunks). Queries: the dev questions plus seed sentences, single-text calls,
-median over >= 30 after warm-up. Also reports cosine to the engine (min over all texts).
+median over >= 30 after warm-up. Also reports cosine to the engine (min over all texts), and
+"+late/s": passages/s of the pass an index build makes, which also gives every sentence its
+late-chunked vector (`Encoder.encode_passage_spans`).
 
     .venv/bin/python bench/bench_encoder.py [--rounds 5] [--variants engine,fp32,bf16,ort-int8] [--sweep bf16]
 
@@ -143,6 +145,18 @@ def time_passages(enc: Encoder | OrtInt8, passages: list[str]) -> float:
     return len(passages) / (time.perf_counter() - t)
 
 
+def time_late(enc: Encoder, passages: list[str]) -> float | None:
+    """Passages/s of the pass an index build makes: the passage vectors and, from the same
+    pass, each sentence's late vector (`Encoder.encode_passage_spans`); None where the encoder
+    has no such pass."""
+    if not hasattr(enc, "encode_passage_spans"):
+        return None
+    spans = [[m.span() for m in re.finditer(r"[^。！？]+[。！？]?", p)] for p in passages]
+    t = time.perf_counter()
+    enc.encode_passage_spans(passages, spans)
+    return len(passages) / (time.perf_counter() - t)
+
+
 def time_queries(enc: Encoder | OrtInt8, qs: list[str]) -> float:
     for q in qs[:3]:
         enc.encode_queries([q])
@@ -205,17 +219,21 @@ def main() -> None:
 
     pps: dict[str, list[float]] = {n: [] for n in names}
     sps: dict[str, list[float]] = {n: [] for n in names}
+    lps: dict[str, list[float]] = {n: [] for n in names}
     qms: dict[str, list[float]] = {n: [] for n in names}
     for _ in range(args.rounds):
         for name, enc in encoders.items():
             enc.encode_passages(passages[:8])  # warm-up (allocators, oneDNN kernels)
             pps[name].append(time_passages(enc, passages))
             sps[name].append(time_passages(enc, sentences))
+            late = time_late(enc, passages)
+            if late is not None:
+                lps[name].append(late)
             qms[name].append(time_queries(enc, qs))
 
     base = statistics.median(pps["engine"]) if "engine" in pps else None
-    print(f"\n{'variant':<10} {'passages/s':>11} {'x engine':>9} {'sentences/s':>12} {'query ms':>9} "
-          f"{'cos min':>8}  id")
+    print(f"\n{'variant':<10} {'passages/s':>11} {'x engine':>9} {'+late/s':>8} {'sentences/s':>12} "
+          f"{'query ms':>9} {'cos min':>8}  id")
     for name, enc in encoders.items():
         p, q = statistics.median(pps[name]), statistics.median(qms[name])
         cos = ""
@@ -225,8 +243,10 @@ def main() -> None:
             cos = f"{c:.5f}"
         ratio = f"{p / base:.2f}" if base else ""
         sp = statistics.median(sps[name])
-        print(f"{name:<10} {p:>11.1f} {ratio:>9} {sp:>12.1f} {q:>9.1f} {cos:>8}  {enc.id}")
+        lp = f"{statistics.median(lps[name]):.1f}" if lps[name] else "-"
+        print(f"{name:<10} {p:>11.1f} {ratio:>9} {lp:>8} {sp:>12.1f} {q:>9.1f} {cos:>8}  {enc.id}")
         print(f"{'':<10} runs: passages/s {[round(x, 1) for x in pps[name]]}, "
+              f"+late/s {[round(x, 1) for x in lps[name]]}, "
               f"sentences/s {[round(x, 1) for x in sps[name]]}, "
               f"query ms {[round(x, 1) for x in qms[name]]}")
 

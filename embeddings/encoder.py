@@ -110,6 +110,52 @@ class Encoder:
         if not texts:
             return self._empty()
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+
+        def run(idx: list[int], group: list[str], threads: int) -> None:
+            out[idx] = self._run(group, self._passage_prompt, threads, progress=False)
+
+        self._in_groups(texts, run, progress)
+        return _normalise(out)
+
+    def encode_passage_spans(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors and, from the same pass, a vector for each character span of each
+        passage (`spans[i]`, offsets in `texts[i]`): the mean of the last hidden states of the
+        tokens the span overlaps, L2-normalised ("late chunking").
+
+        Why: a sentence read inside its passage knows what its pronouns and elisions refer to,
+        which the sentence encoded alone does not; the answer model weighs both (issue 10). A
+        span no token of the pass covers (a windowed over-long passage, a model that is not a
+        plain mean-pooled transformer) gets a row of NaN: the caller falls back to the span's
+        own vector.
+        """
+        texts = list(texts)
+        late = [np.full((len(s), self.dim), np.nan, np.float32) for s in spans]
+        if not texts:
+            return self._empty(), late
+        model = self.model
+        from embeddings.windowing import _mean_pooled_pipeline
+
+        if getattr(model, "tokenizer", None) is None or not _mean_pooled_pipeline(model):
+            return self.encode_passages(texts, progress), late
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+
+        def run(idx: list[int], group: list[str], threads: int) -> None:
+            vecs, states = self._run_states(group, threads)
+            out[idx] = vecs
+            for i, pair in zip(idx, states, strict=True):
+                if pair is not None:
+                    late[i] = _span_means(*pair, spans[i])
+
+        self._in_groups(texts, run, progress)
+        return _normalise(out), late
+
+    def _in_groups(
+        self, texts: list[str], run: Callable[[list[int], list[str], int], None], progress: bool
+    ) -> None:
+        """Longest first (less padding), `GROUP` at a time, each group on the thread count the
+        chooser picks from the timings of the groups before."""
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         with self._lock, progress_bar(len(texts), "Embedding", "passage", progress) as bar:
             for start in range(0, len(order), GROUP):
@@ -118,12 +164,54 @@ class Encoder:
                 timed = len(group) >= GROUP // 4  # tiny calls are mostly overhead: don't learn
                 threads = self.thread_chooser.pick() if timed else self.thread_chooser.best()
                 began = time.perf_counter()
-                out[idx] = self._run(group, self._passage_prompt, threads, progress=False)
+                run(idx, group, threads)
                 if timed:
                     work = sum(len(t) for t in group)
                     self.thread_chooser.record(threads, time.perf_counter() - began, work)
                 bar.update(len(idx))
-        return _normalise(out)
+
+    def _run_states(
+        self, texts: list[str], threads: int
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray] | None]]:
+        """Passage vectors (unnormalised) and each passage's (token states, token character
+        offsets in the text) from one model call; None where the text is windowed or the
+        tokens cannot be matched to the model's."""
+        import torch
+
+        model = self.model
+        prompt = (model.prompts.get(self._passage_prompt) or "") if self._passage_prompt else ""
+        tok = model.tokenizer
+        enc = tok([prompt + t for t in texts], return_offsets_mapping=True, verbose=False)
+        width = (self._max_tokens or 10**9) - 2
+        n_special = len(tok("a")["input_ids"]) - len(tok("a", add_special_tokens=False)["input_ids"])
+        fits = [i for i, ids in enumerate(enc["input_ids"]) if len(ids) - n_special <= width]
+        vecs = np.empty((len(texts), self.dim), dtype=np.float32)
+        states: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(texts)
+        rest = sorted(set(range(len(texts))) - set(fits))
+        if rest:
+            vecs[rest] = self._run([texts[i] for i in rest], self._passage_prompt, threads,
+                                   progress=False)
+        if not fits:
+            return vecs, states
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            kwargs: dict[str, Any] = {"output_value": None, "convert_to_numpy": False,
+                                      "show_progress_bar": False}
+            if self._passage_prompt:
+                kwargs["prompt_name"] = self._passage_prompt
+            outs = model.encode([texts[i] for i in fits], **kwargs)
+        finally:
+            torch.set_num_threads(previous)
+        for i, o in zip(fits, outs, strict=True):
+            vecs[i] = o["sentence_embedding"].float().cpu().numpy()
+            n = int(o["attention_mask"].sum())
+            ids = enc["input_ids"][i]
+            if n != len(ids) or o["input_ids"][:n].tolist() != list(ids):
+                continue
+            offsets = np.asarray(enc["offset_mapping"][i], dtype=np.int64).reshape(-1, 2)
+            states[i] = (o["token_embeddings"][:n].float().cpu().numpy(), offsets - len(prompt))
+        return vecs, states
 
     def _empty(self) -> np.ndarray:
         return np.zeros((0, self.dim), dtype=np.float32)
@@ -149,6 +237,19 @@ class Encoder:
 
     def __repr__(self) -> str:
         return f"Encoder(id={self.id!r}, dim={self.dim})"
+
+
+def _span_means(states: np.ndarray, offsets: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """The normalised mean of the token states each span overlaps (NaN where none does); the
+    special tokens (empty) and the prompt's (ending before the text, offset 0) never count."""
+    out = np.full((len(spans), states.shape[1]), np.nan, np.float32)
+    real = offsets[:, 1] > offsets[:, 0]
+    for k, (lo, hi) in enumerate(spans):
+        sel = real & (offsets[:, 1] > lo) & (offsets[:, 0] < hi)
+        if sel.any():
+            v = states[sel].mean(axis=0)
+            out[k] = v / max(float(np.linalg.norm(v)), 1e-12)
+    return out
 
 
 def _normalise(vecs: np.ndarray) -> np.ndarray:

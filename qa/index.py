@@ -32,6 +32,7 @@ from qa.core.records import Chunk
 from qa.documents import INDEX_DIRNAME, iter_files
 from qa.index_build import (
     FORMAT,
+    LATE,
     LEXICAL,
     PASSAGES,
     SENTENCE_OFFSETS,
@@ -66,8 +67,9 @@ class Index:
     """A loaded index version: its chunks and the stores over them.
 
     `passages` holds one vector per chunk (id = chunk id); `sentences` one per sentence, chunk
-    i's sentences having ids `sentence_offsets[i]` up to `sentence_offsets[i + 1]`; `lexical`
-    the BM25 tokens of each chunk.
+    i's sentences having ids `sentence_offsets[i]` up to `sentence_offsets[i + 1]`; `late` the
+    same sentences as read inside their passage (`qa.index_build.late_vectors`); `lexical` the
+    BM25 tokens of each chunk.
     """
 
     folder: Path
@@ -77,19 +79,26 @@ class Index:
     sentences: VectorStore
     sentence_offsets: np.ndarray
     lexical: LexicalStore
+    late: VectorStore
 
     def prefetch_sentences(self, chunk_ids: Sequence[int]) -> None:
-        """Start reading the sentence vectors of these chunks together (see
+        """Start reading the sentence vectors (own and late) of these chunks together (see
         `ArrayStore.prefetch`); stores that cannot take the hint ignore it."""
-        prefetch = getattr(self.sentences, "prefetch", None)
-        if prefetch is not None:
-            off = self.sentence_offsets
-            prefetch([(int(off[i]), int(off[i + 1])) for i in chunk_ids])
+        off = self.sentence_offsets
+        for store in (self.sentences, self.late):
+            prefetch = getattr(store, "prefetch", None)
+            if prefetch is not None:
+                prefetch([(int(off[i]), int(off[i + 1])) for i in chunk_ids])
 
     def sentence_vectors(self, chunk_id: int) -> np.ndarray:
         """The vectors of a chunk's sentences, in order."""
         lo, hi = int(self.sentence_offsets[chunk_id]), int(self.sentence_offsets[chunk_id + 1])
         return self.sentences.get(range(lo, hi))
+
+    def late_vectors(self, chunk_id: int) -> np.ndarray:
+        """The late-chunked vectors of a chunk's sentences, in order."""
+        lo, hi = int(self.sentence_offsets[chunk_id]), int(self.sentence_offsets[chunk_id + 1])
+        return self.late.get(range(lo, hi))
 
 
 def default_index_dir(docs: Path) -> Path:
@@ -105,6 +114,7 @@ def load_index(folder: Path, manifest: dict) -> Index:
         chunks = ChunkTable(folder)
         passages = Vectors.load(folder / PASSAGES)
         sentences = VECTOR_STORES.get(kinds[SENTENCES]).load(folder / SENTENCES)
+        late = VECTOR_STORES.get(kinds[LATE]).load(folder / LATE)
         lexical = Lexical.load(folder / LEXICAL)
         offsets = np.load(folder / SENTENCE_OFFSETS)
         terms = json.loads((folder / TERMS).read_text(encoding="utf-8"))
@@ -115,11 +125,12 @@ def load_index(folder: Path, manifest: dict) -> Index:
         or len(passages) != len(chunks)
         or len(offsets) != len(chunks) + 1
         or len(sentences) != offsets[-1]
+        or len(late) != offsets[-1]
         or len(lexical) != len(chunks)
     ):
         raise StaleIndex("index files disagree with the manifest")
     add_words(terms)  # jieba must split questions as it split these documents
-    return Index(folder, manifest, chunks, passages, sentences, offsets, lexical)
+    return Index(folder, manifest, chunks, passages, sentences, offsets, lexical, late)
 
 
 def _usable(
@@ -335,12 +346,14 @@ def _remote_index(record: dict, client, uri: str, index_dir: Path, name: str) ->
     from qa.stores.milvus_store import MilvusStore
 
     stores, cols = record.get("stores") or {}, record["collections"]
-    if stores.get(SENTENCES) != "milvus" or stores.get(LEXICAL) != "milvus-bm25":
+    if (stores.get(SENTENCES) != "milvus" or stores.get(LATE) != "milvus"
+            or stores.get(LEXICAL) != "milvus-bm25"):
         raise SeedQAError(f"the live version of {name} at {uri} keeps part of its index outside "
                           f"Milvus ({stores}); open it where its index folder is")
     dim, n = int(record["dim"]), int(record["chunks"])
     passages = MilvusStore.attach(uri, cols["passages"], dim)
     sentences = MilvusStore.attach(uri, cols["sentences"], dim)
+    late = MilvusStore.attach(uri, cols[LATE], dim)
     lexical_cols = cols["lexical"]
     lexical = MilvusBm25Store.attach(
         uri, lexical_cols[0] if isinstance(lexical_cols, list) else lexical_cols)
@@ -351,10 +364,11 @@ def _remote_index(record: dict, client, uri: str, index_dir: Path, name: str) ->
     except Exception as exc:
         raise SeedQAError(f"cannot read the chunks of {name} from Milvus at {uri}: "
                           f"{_one_line(exc)}; rebuild the index") from exc
-    if len(passages) != n or len(lexical) != n or len(sentences) != offsets[-1]:
+    if (len(passages) != n or len(lexical) != n or len(sentences) != offsets[-1]
+            or len(late) != offsets[-1]):
         raise SeedQAError(f"the collections of {name} at {uri} disagree with its record; "
                           "rebuild the index")
     add_words(terms)  # jieba must split questions as it split these documents
     chunks = milvus_chunks.MilvusChunks(client, cols["chunks"], n, chunk_from)
     return Index(index_dir / record["version"], record["manifest"], chunks, passages, sentences,
-                 offsets, lexical)
+                 offsets, lexical, late)

@@ -43,14 +43,15 @@ log = logging.getLogger(__name__)
 # 3: chunk records read by id (`qa.chunk_table`), sentence offsets and jieba terms saved at build
 # time, sentence vectors in a memory-mapped float16 array beside FAISS
 # 4: BM25 tokens saved as int32 ids (`qa.stores.token_ids`), not tokens.jsonl
-FORMAT = 4
+# 5: late-chunked sentence vectors (`late/`, see `late_vectors`) beside the sentences' own
+FORMAT = 5
 SENTENCE_OFFSETS = "sentence_offsets.npy"
 TERMS = "terms.json"
 PASSAGE_VECTORS = ".passage_vectors.f32"  # staging only: removed before the version is sealed
 # chunks embedded, tokenised and stored at a time: what the build holds of them in memory
 BUILD_BATCH = 1024
 # the stores of a version, by folder; the manifest records each one's kind
-PASSAGES, SENTENCES, LEXICAL = "passages", "sentences", "lexical"
+PASSAGES, SENTENCES, LATE, LEXICAL = "passages", "sentences", "late", "lexical"
 
 
 # A file modified this close to when its stat was taken may change again within the same mtime
@@ -134,6 +135,54 @@ def pipeline_id() -> str:
 def passage_text(chunk: Chunk) -> str:
     """What the encoder and BM25 see for a chunk: its section title gives it context."""
     return f"{chunk.title}\n{chunk.text}" if chunk.title else chunk.text
+
+
+def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
+    """Where each sentence of a chunk lies in its `passage_text`."""
+    base = len(chunk.title) + 1 if chunk.title else 0
+    return [(base + s.start, base + s.end) for s in chunk.sentences]
+
+
+def late_keys(chunk: Chunk, text: str) -> list[str]:
+    """The vector cache's texts for a chunk's late vectors: a sentence's late vector depends on
+    the whole passage it was read in and on its place there."""
+    return [f"{i}\x1f{text}" for i in range(len(chunk.sentences))]
+
+
+def late_vectors(
+    cache: VectorCache, encoder: Encoder, chunks: list[Chunk], texts: list[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Every sentence's late-chunked vector (`Encoder.encode_passage_spans`), cached like any
+    vector, one row per sentence in chunk order; NaN rows where the encoder gave none (an
+    encoder without the method gives none at all). Returns also the passage vectors the pass
+    computed, by text, so the passages are not encoded a second time."""
+    spans = getattr(encoder, "encode_passage_spans", None)
+    computed: dict[str, np.ndarray] = {}
+    keys = [k for c, t in zip(chunks, texts, strict=True) for k in late_keys(c, t)]
+    if spans is None:
+        return np.full((len(keys), encoder.dim), np.nan, np.float32), computed
+    where = {t: c for c, t in zip(chunks, texts, strict=True)}
+
+    def encode(missing: list[str]) -> np.ndarray:
+        asked = [(int(i), t) for i, t in (k.split("\x1f", 1) for k in missing)]
+        passages = list(dict.fromkeys(t for _, t in asked))
+        vecs, late = spans(passages, [sentence_spans(where[t]) for t in passages])
+        computed.update(zip(passages, vecs, strict=True))
+        row = {t: k for k, t in enumerate(passages)}
+        return np.stack([late[row[t]][i] for i, t in asked])
+
+    vecs, _ = cache.embed(LATE, keys, encode)
+    return vecs, computed
+
+
+def _reusing(computed: dict[str, np.ndarray], encode):
+    """`encode`, answering from vectors computed already where it can."""
+    def run(texts: list[str]) -> np.ndarray:
+        todo = [t for t in texts if t not in computed]
+        if todo:
+            computed.update(zip(todo, encode(todo), strict=True))
+        return np.stack([computed[t] for t in texts])
+    return run
 
 
 def _reason(exc: BaseException) -> str:
@@ -327,13 +376,18 @@ def build_index(
         token_writer = TokenIdWriter(tmp / LEXICAL)
         n1 = n2 = 0
 
+        late_store = SentenceStore.create(encoder.dim, **(
+            {"folder": tmp / LATE, "size": n_sentences}
+            if SentenceStore.kind == "array" else {}))
+
         def enc(texts: list[str]):
             return encoder.encode_passages(texts, progress=False)
 
         with bar(n_chunks, "Indexing", "passage", progress) as b, Tokenizer(list(terms), n_chunks) as tok:
             for first, batch in _batches(ChunkTable(tmp), BUILD_BATCH):
                 texts = [passage_text(c) for c in batch]
-                vecs, n = cache.embed("passage", texts, enc)
+                late, computed = late_vectors(cache, encoder, batch, texts)
+                vecs, n = cache.embed("passage", texts, _reusing(computed, enc))
                 if vec_file is not None:
                     vec_file.write(np.ascontiguousarray(vecs, dtype=np.float32).tobytes())
                 else:
@@ -343,6 +397,9 @@ def build_index(
                 lo = int(offsets[first])
                 vecs, n = cache.embed("sentence", sents, enc)
                 sent_store.add(range(lo, lo + len(sents)), vecs)
+                gap = np.isnan(late[:, 0])  # no token of the pass covered it: its own vector
+                late[gap] = vecs[gap]
+                late_store.add(range(lo, lo + len(sents)), late)
                 n2 += n
                 token_writer.add(tok.map(texts))
                 b.update(len(batch))
@@ -356,6 +413,7 @@ def build_index(
         passage_index = {**(getattr(store, "info", None) or {"type": store.kind}),
                          "asked": index_type}
         sent_store.save(tmp / SENTENCES)
+        late_store.save(tmp / LATE)
         token_ids = token_writer.close()
         if hasattr(Lexical, "build"):  # from the id files, in blocks
             Lexical.build(tmp / LEXICAL, range(n_chunks), token_ids)
@@ -370,7 +428,8 @@ def build_index(
             "seedqa_version": __version__,
             "encoder": encoder.id,
             "dim": encoder.dim,
-            "stores": {PASSAGES: Store.kind, SENTENCES: SentenceStore.kind, LEXICAL: Lexical.kind},
+            "stores": {PASSAGES: Store.kind, SENTENCES: SentenceStore.kind, LATE: SentenceStore.kind,
+                       LEXICAL: Lexical.kind},
             "passage_index": passage_index,
             "chunks": n_chunks,
             "sentences": n_sentences,
@@ -402,7 +461,8 @@ def build_index(
     if len(cache) > 4 * max(n_chunks + n_sentences, 1000):
         live = ChunkTable(final)
         cache.save(keep={cache.key("passage", passage_text(c)) for c in live}
-                   | {cache.key("sentence", s.text) for c in live for s in c.sentences})
+                   | {cache.key("sentence", s.text) for c in live for s in c.sentences}
+                   | {cache.key(LATE, k) for c in live for k in late_keys(c, passage_text(c))})
     versioned.remove_old_versions(index_dir, final.name)
     if progress:
         changes = f"{_changes(old_digests, digests)}, {len(files) - len(reuse)} read; " if (

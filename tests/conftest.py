@@ -161,6 +161,12 @@ class CountingEncoder:
         self.passages += len(texts)
         return self._enc.encode_passages(texts)
 
+    def encode_passage_spans(self, texts, spans, progress=False):
+        if self.fail_after is not None and self.passages + len(texts) > self.fail_after:
+            raise RuntimeError("encoder died mid-build")
+        self.passages += len(texts)
+        return self._enc.encode_passage_spans(texts, spans)
+
     def encode_queries(self, texts):
         return self._enc.encode_queries(texts)
 

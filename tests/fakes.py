@@ -23,6 +23,13 @@ class FakeEncoder:
     def encode_passages(self, texts, progress: bool = False) -> np.ndarray:
         return self._encode(texts)
 
+    def encode_passage_spans(self, texts, spans, progress: bool = False):
+        """Passage vectors, and each span's vector "read in context": its text with the
+        character either side, so it differs from the span's own vector as a real pass does."""
+        late = [self._encode([t[max(lo - 1, 0) : hi + 1] for lo, hi in s]).reshape(len(s), self.dim)
+                for t, s in zip(texts, spans, strict=True)]
+        return self.encode_passages(texts), late  # subclasses count passages there
+
     def _encode(self, texts) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):

@@ -27,7 +27,7 @@ def test_round_trip_loads_the_saved_index_without_embedding(built, seed_engine):
     m = index.manifest
     for key in ("encoder", "dim", "chunks", "fingerprint", "seedqa_version", "checksums"):
         assert key in m
-    assert m["stores"] == {"passages": "faiss", "sentences": "array", "lexical": "bm25"}
+    assert m["stores"] == {"passages": "faiss", "sentences": "array", "late": "array", "lexical": "bm25"}
     assert m["chunks"] == len(index.chunks) and m["dim"] == seed_engine.encoder.dim
 
 
@@ -99,3 +99,22 @@ def test_empty_or_missing_folder_is_a_clear_error(tmp_path, seed_engine):
         open_index(tmp_path, tmp_path / "idx", seed_engine.encoder, progress=False)
     with pytest.raises(SeedQAError, match="does not exist"):
         open_index(tmp_path / "nope", None, seed_engine.encoder, progress=False)
+
+
+def test_late_vectors_are_each_sentence_read_inside_its_passage(seed_engine):
+    """The real encoder's late vectors: unit length, near but not equal to the sentence's own
+    vector, and what one pass over the passage gives (so a cached index and a fresh one agree)."""
+    from qa.index_build import passage_text, sentence_spans
+
+    index = seed_engine.index
+    n = int(index.sentence_offsets[-1])
+    late = index.late.get(range(n)).astype(np.float32)
+    own = index.sentences.get(range(n)).astype(np.float32)
+    np.testing.assert_allclose(np.linalg.norm(late, axis=1), 1.0, atol=2e-3)
+    cos = (late * own).sum(1)
+    assert 0.75 < float(np.median(cos)) < 0.99  # the same sentence, coloured by its passage
+    assert float(cos.min()) > 0.5
+    chunk = max(index.chunks, key=lambda c: len(c.sentences))
+    cid = list(index.chunks).index(chunk)
+    _, direct = seed_engine.encoder.encode_passage_spans([passage_text(chunk)], [sentence_spans(chunk)])
+    np.testing.assert_allclose(index.late_vectors(cid), direct[0], atol=5e-3)

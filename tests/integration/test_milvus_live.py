@@ -51,7 +51,7 @@ def test_rebuild_switches_the_live_record_after_the_new_collections_are_complete
     record = resolve(client, str(idx / DB), set_name(idx))
     assert record["encoder"] == FakeEncoder.id and record["dim"] == FakeEncoder.dim
     assert record["pipeline"] == first.manifest["pipeline"]
-    assert set(record["collections"]) == {"passages", "sentences", "lexical", "chunks"}
+    assert set(record["collections"]) == {"passages", "sentences", "late", "lexical", "chunks"}
     assert record["collections"]["passages"] == first.passages._collection
     old = _collections(first.folder) | {record["collections"]["chunks"]}
     before = SeedQA(first, FakeEncoder(), docs).answer(Q, threshold=0.0).to_json()

@@ -156,7 +156,7 @@ def test_rebuild_drops_the_old_versions_collections(tmp_path):
     idx = tmp_path / "idx"
     first = open_index(docs, idx, FakeEncoder(), progress=False, vector_store="milvus")
     old = {json.loads((first.folder / s / FILE).read_text())["collection"]
-           for s in ("passages", "sentences")}
+           for s in ("passages", "sentences", "late")}
     (docs / "c.txt").write_text("镇海港口吞吐量全国第一。\n", encoding="utf-8")
     second = open_index(docs, idx, FakeEncoder(), progress=False, vector_store="milvus")
     assert second.folder != first.folder and not first.folder.exists()
@@ -166,7 +166,7 @@ def test_rebuild_drops_the_old_versions_collections(tmp_path):
     names = set(MilvusClient(str(idx / DB)).list_collections())
     assert not old & names
     assert {json.loads((third.folder / s / FILE).read_text())["collection"]
-            for s in ("passages", "sentences")} <= names
+            for s in ("passages", "sentences", "late")} <= names
     _release(first.passages, second.passages, third.passages)
 
 
