@@ -458,7 +458,7 @@ def build_index(
                 raise
         versioned.switch_current(index_dir, final.name)
     # keep vectors of other recent versions too (cheap), but drop the cache's dead weight
-    if len(cache) > 4 * max(n_chunks + n_sentences, 1000):
+    if len(cache) > 4 * max(n_chunks + 2 * n_sentences, 1000):  # passages, sentences, late
         live = ChunkTable(final)
         cache.save(keep={cache.key("passage", passage_text(c)) for c in live}
                    | {cache.key("sentence", s.text) for c in live for s in c.sentences}
