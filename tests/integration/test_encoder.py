@@ -199,3 +199,29 @@ def test_answering_from_a_built_index_loads_neither_torch_nor_the_passage_model(
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == "[false, false, true]"
+
+
+# --- late-chunked span vectors (`Encoder.encode_passage_spans`) ---------------------------------
+
+
+def test_spans_of_a_plain_model_come_from_its_passage_pass(minilm_path: Path) -> None:
+    """Any plain mean-pooled model (here MiniLM, no prompts) gives span vectors; a text over its
+    window is encoded in windows and its spans get none (NaN: the index uses their own vectors)."""
+    enc = load_encoder(str(minilm_path))
+    long = "The chamber of commerce met again. " * 120  # over MiniLM's 256 tokens: windowed
+    texts = ["The federation held a meeting. Ningbo hosted it in April.", long]
+    spans = [[(0, 30), (31, 57)], [(0, 34)]]
+    vecs, late = enc.encode_passage_spans(texts, spans)
+    np.testing.assert_allclose(vecs, enc.encode_passages(texts), atol=1e-5)
+    assert late[0].shape == (2, enc.dim) and np.isfinite(late[0]).all()
+    np.testing.assert_allclose(np.linalg.norm(late[0], axis=1), 1.0, atol=1e-5)
+    own = enc.encode_passages([texts[0][a:b] for a, b in spans[0]])
+    cos = (late[0] * own).sum(1)
+    assert (cos > 0.6).all() and (cos < 0.999).all()  # the sentence, coloured by its passage
+    assert np.isnan(late[1]).all()
+
+
+def test_the_engine_gives_passages_and_no_spans(engine_encoder: Encoder) -> None:
+    vecs, late = engine_encoder.encode_passage_spans(SENTENCES[:2], [[(0, 3)], [(0, 2), (2, 4)]])
+    np.testing.assert_allclose(vecs, engine_encoder.encode_passages(SENTENCES[:2]), atol=1e-6)
+    assert [x.shape for x in late] == [(1, 384), (2, 384)] and all(np.isnan(x).all() for x in late)
