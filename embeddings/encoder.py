@@ -194,12 +194,15 @@ class Encoder:
         tokens cannot be matched to the model's."""
         import torch
 
+        from embeddings.windowing import _special_wrap
+
         model = self.model
         prompt = (model.prompts.get(self._passage_prompt) or "") if self._passage_prompt else ""
         tok = model.tokenizer
         enc = tok([prompt + t for t in texts], return_offsets_mapping=True, verbose=False)
         width = (self._max_tokens or 10**9) - 2
-        n_special = len(tok("a")["input_ids"]) - len(tok("a", add_special_tokens=False)["input_ids"])
+        head, tail = _special_wrap(tok)
+        n_special = len(head) + len(tail)
         fits = [i for i, ids in enumerate(enc["input_ids"]) if len(ids) - n_special <= width]
         vecs = np.empty((len(texts), self.dim), dtype=np.float32)
         states: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(texts)
