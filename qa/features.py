@@ -83,7 +83,7 @@ _BASE = len(FEATURES) - 3 * len(QUESTION_COLUMNS) - len(LATE_COLUMNS)
 # contradiction seen in a few dozen training rows gives the model nothing to learn (it needs 40
 # rows a leaf), while a new model column reshuffles its per-tree column sampling, so the model
 # and its record stay as trained.
-CHECK_COLUMNS: tuple[str, ...] = ("ordinal_conflict",)
+CHECK_COLUMNS: tuple[str, ...] = ("ordinal_conflict", "enum_item", "relyear_conflict")
 COLUMNS: tuple[str, ...] = FEATURES + CHECK_COLUMNS
 
 
@@ -227,6 +227,7 @@ def _type_present(qtype: str, text: str, novel: list[float]) -> float:
 # question words: a gap of the question holding one is what is asked, not a changed constraint
 _QWORD_GAP = re.compile(r"什么|多少|几|哪|谁|怎|何|吗|呢")
 _WORDISH = re.compile(r"[\w\u3400-\u9fff]")
+_RUN_END = re.compile(r"[\w\u3400-\u9fff]+$")
 
 
 @lru_cache(maxsize=TEXT_CACHE)
@@ -244,8 +245,16 @@ def _substitutions(q: str, s: str) -> tuple[float, float, float, float]:
     blocks = [b for b in SequenceMatcher(None, q, s, autojunk=False).get_matching_blocks()
               if b.size >= 2]
     n = digit = same = vice = 0
-    for a, b in zip(blocks, blocks[1:], strict=False):
-        gq, gs = q[a.a + a.size:b.a], s[a.b + a.size:b.b]
+    gaps = [(q[a.a + a.size:b.a], s[a.b + a.size:b.b]) for a, b in zip(blocks, blocks[1:],
+                                                                        strict=False)]
+    if blocks and 0 < blocks[0].a <= 4:
+        # the question opens with its own text before the first shared stretch (`余姚市基层商会`
+        # asked, `慈溪市基层商会` said): compare it with as much of the word run before that
+        # stretch in the sentence
+        run = _RUN_END.search(s[:blocks[0].b])
+        if run:
+            gaps.insert(0, (q[:blocks[0].a], run.group()[-blocks[0].a:]))
+    for gq, gs in gaps:
         if not gq and gs and gs.endswith("副") and len(gs) <= 3:
             vice += 1
             continue
@@ -262,7 +271,7 @@ def _substitutions(q: str, s: str) -> tuple[float, float, float, float]:
 
 
 _ROLE = re.compile(
-    r"(副)?(委员长|秘书长|董事长|总经理|理事长|主席|会长|书记|部长|主任|局长|市长|院长|校长|"
+    r"(副)?(委员长|秘书长|董事长|总经理|理事长|监事长|主席|会长|书记|部长|主任|局长|市长|院长|校长|"
     r"团长|所长|社长|总裁|厅长|处长|县长|区长|省长|镇长|总统|总理|首相|队长|经理|主教|教练)"
 )
 
@@ -327,7 +336,9 @@ def _counted(q: str):
 
 
 # an ordinal in a series: `三期`, `第十六届`, `首批`, `二号线` (not `三次`, `3号`: counts and days)
-_ORDINAL = re.compile(r"(第)?([〇零一二三四五六七八九十两\d]{1,3}|首)(期|届|批|轮|阶段|号线|任)")
+_ORDINAL = re.compile(r"(第)?([〇零一二三四五六七八九十两\d]{1,3}|首)(期|届|批|轮|阶段|号线|任|家|次|个|位)")
+# units that count unless marked as a place in a series (`三家` counts, `第三家`, `首家` do not)
+_MARKED_ONLY = ("任", "家", "次", "个", "位")
 # a bare numeral after these counts (`连续三届`, `举行了九届`, `分为前、中、后三期`, `最后一批`); one
 # before `刊` is a journal (`一期刊`); `任` is a place only with `第` or `首` (`一任` is a term)
 _COUNT_BEFORE = ("连续", "共计", "分为", "分成", "历经", "最后", "共", "每", "这", "那", "前", "后", "了")
@@ -353,7 +364,7 @@ def _ordinals(text: str) -> set[tuple[int, str]]:
     for m in _ORDINAL.finditer(text):
         marked, numeral, unit = m.group(1), m.group(2), m.group(3)
         if not marked and numeral != "首" and (
-                unit == "任" or text[: m.start()].endswith(_COUNT_BEFORE)
+                unit in _MARKED_ONLY or text[: m.start()].endswith(_COUNT_BEFORE)
                 or text[m.end(): m.end() + 1] == "刊"):
             continue
         n = _ordinal_value(numeral)
@@ -375,6 +386,39 @@ def _ordinal_conflict(q: str, ctx: str) -> float:
         if others and n not in others:
             return 1.0
     return 0.0
+
+
+# the items of an enumeration, a common form of Chinese reports (`一是加强党建引领，…`, `二是…`),
+# as said at a clause start, and as asked (`二是什么？`, `第二个方面`, `第三点`)
+_ENUM_SAID = re.compile(r"(?:^|[，,：:；;。！？\s“\"])([一二三四五六七八九十])是")
+_ENUM_ASKED = re.compile(r"(?:^|[，,：:；;\s])([一二三四五六七八九十])是(?:什么|哪|啥)"
+                         r"|第([一二三四五六七八九十\d]{1,2})(?:个)?(?:方面|点)")
+
+
+def _enum_item(q: str, text: str) -> float:
+    """Whether the sentence states the item of an enumeration the question asks for (`二是什么`,
+    `第四个方面`): 1 when it states that item (`二是…`), -1 when it states only other items
+    (`一是…`), 0 when it states none; NaN when the question asks for no item."""
+    asked = {_ordinal_value(a or b) for a, b in _ENUM_ASKED.findall(q)} - {None}
+    if not asked:
+        return math.nan
+    said = {_ordinal_value(n) for n in _ENUM_SAID.findall(text)}
+    if not said:
+        return 0.0
+    return 1.0 if asked & said else -1.0
+
+
+_RELATIVE_YEAR = re.compile(r"今年|去年|前年|明年|后年")
+
+
+def _relyear_conflict(q: str, ctx: str) -> float:
+    """1 when the question names a year relative to the article (`去年8月`) and the context names
+    another (`今年8月`) but not that one; 0 when not; NaN without one in the question."""
+    asked = set(_RELATIVE_YEAR.findall(q))
+    if not asked:
+        return math.nan
+    said = set(_RELATIVE_YEAR.findall(ctx))
+    return 1.0 if said and not asked & said else 0.0
 
 
 def _date_grain(q: str, text: str) -> float:
@@ -511,7 +555,8 @@ def candidates_and_features(
                 (1.0 if dimension.search(text) else 0.0) if dimension is not None else nan,
                 *qt,
             ])
-            checks.append([_ordinal_conflict(qs, ctx)])
+            checks.append([_ordinal_conflict(qs, ctx), _enum_item(qs, text),
+                           _relyear_conflict(qs, ctx)])
     x = np.asarray(rows, dtype=np.float32).reshape(len(rows), _BASE)
     if len(rows):
         c = FEATURES.index("cover")

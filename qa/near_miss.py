@@ -38,11 +38,14 @@ def entity_pool(questions: Iterable[str]) -> dict[str, list[str]]:
 
 
 def near_miss(question: str, corpus: str, pool: dict[str, list[str]],
-              rng: random.Random) -> tuple[str, str] | None:
+              rng: random.Random, document: str | None = None) -> tuple[str, str] | None:
     """(changed question, what was changed) or None when nothing could be changed safely.
 
     The new value must occur nowhere in `corpus` (whitespace-free, simplified), so the changed
-    question is unanswerable by construction.
+    question is unanswerable by construction. With `document` (the source question's own
+    document), a changed place, person or organisation is instead one the corpus does name, but
+    not that document: the hard kind of near miss, where the word is known to the index (so
+    "absent from the documents" cannot give it away) and only its context contradicts it.
     """
     text = to_simplified(question)
     years = _YEAR.findall(text)
@@ -60,6 +63,9 @@ def near_miss(question: str, corpus: str, pool: dict[str, list[str]],
     if entities:
         w, kind = rng.choice(entities)
         options = [o for o in pool.get(kind, []) if o != w and o not in corpus]
+        if document is not None:  # else (none named elsewhere) the usual kind
+            options = [o for o in pool.get(kind, []) if o != w and o in corpus
+                       and o not in document and w not in o and o not in w] or options
         if options:
             new = rng.choice(options)
             return text.replace(w, new, 1), f"{kind} {w}->{new}"
@@ -92,14 +98,19 @@ def _changed_role(text: str, corpus: str, rng: random.Random) -> tuple[str, str]
 
 
 def make_near_misses(items: Sequence, corpus: str, pool: dict[str, list[str]],
-                     share: float, seed: int) -> list[tuple[object, str, str]]:
-    """(source item, changed question, change) for a seeded `share` of the answerable items."""
+                     share: float, seed: int, documents: dict[str, str] | None = None,
+                     hard_share: float = 0.0) -> list[tuple[object, str, str]]:
+    """(source item, changed question, change) for a seeded `share` of the answerable items;
+    of those, a `hard_share` changed to a value named elsewhere in `documents` (by item.doc)."""
     rng = random.Random(f"near-miss:{seed}")
+    hard_rng = random.Random(f"near-miss-hard:{seed}")
     out = []
     for item in items:
         if not item.answers or rng.random() >= share:
             continue
-        found = near_miss(item.question, corpus, pool, rng)
+        document = (documents or {}).get(item.doc)
+        hard = document is not None and hard_rng.random() < hard_share
+        found = near_miss(item.question, corpus, pool, rng, document if hard else None)
         if found is not None:
             out.append((item, found[0], found[1]))
     return out

@@ -177,6 +177,7 @@ def per_question(fs: FeatureSet, probs: np.ndarray, checks: Sequence[str] | None
     right = np.zeros(fs.n_questions, dtype=bool)
     if not len(probs):
         return best, right
+    probs = AnswerModel.lend(fs.x, probs, fs.q)
     eligible = ~AnswerModel.contradictions(fs.x, skips)
     eff = np.where(eligible, probs, -1.0)
     order = np.lexsort((np.arange(len(eff)), -eff, fs.q))  # by question, best first

@@ -23,6 +23,9 @@ HOLDOUT = 0.1
 REPORT_FRACTION = 0.3
 # share of answerable training questions that get a near-miss twin (`qa.near_miss`)
 NEAR_MISS_SHARE = 0.5
+# share of those twins whose changed place, person or organisation is named elsewhere in the
+# corpus but not in the source question's document (`qa.near_miss`: the hard kind)
+HARD_SHARE = 0.5
 TWIN = "~near-miss"
 # (name, docs, questions, cross-validation group: by article `doc` or by question `id`)
 Spec = tuple[str, Path, Path, str]
@@ -108,10 +111,14 @@ def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
             continue
         engine = SeedQA.open(docs, model=model, progress=progress)
         corpus = strip_ws("".join(simple(f"{c.title}{c.text}") for c in engine.chunks))
+        documents: dict[str, list[str]] = {}
+        for c in engine.chunks:
+            documents.setdefault(c.doc, []).append(simple(f"{c.title}{c.text}"))
         twins = [
             GoldItem(f"{item.id}{TWIN}", changed, (), "unanswerable", "near_miss_made", item.doc)
-            for item, changed, _change in make_near_misses(items, corpus, pool, NEAR_MISS_SHARE,
-                                                           SEED)
+            for item, changed, _change in make_near_misses(
+                items, corpus, pool, NEAR_MISS_SHARE, SEED,
+                {d: strip_ws("".join(t)) for d, t in documents.items()}, HARD_SHARE)
         ]
         if group_by == "doc":
             def group_of(i):

@@ -114,8 +114,11 @@ def test_two_turn_follow_up_uses_the_previous_question(seed_engine):
     second = seed_engine.answer("从业人员呢？", history=["骆驼商会所在辖区的工业总产值是多少？"])
     assert not second.refused and second.span == "约3.2万人"
     assert "骆驼" in second.citations[second.source - 1].text
-    alone = seed_engine.answer("从业人员呢？")  # without the history it is another question
-    assert alone.refused or alone.span != "约3.2万人"
+    # the history decides which count is meant: the 骆驼 district's, not Ningbo's 126万户
+    third = seed_engine.answer("经营主体呢？", history=["骆驼商会所在辖区的工业总产值是多少？"])
+    assert not third.refused and third.span == "1700多家"
+    alone = seed_engine.answer("经营主体呢？")  # without the history it is another question
+    assert alone.refused or alone.span != "1700多家"
 
 
 def test_traditional_characters_find_the_same_sentence(seed_engine):

@@ -234,6 +234,34 @@ def test_near_miss_twins_change_one_constraint_to_a_value_absent_from_the_docume
     assert near_miss("会议开得怎么样？", corpus, pool, rng) is None  # nothing to change safely
 
 
+def test_hard_near_miss_twins_take_a_value_named_elsewhere_but_not_in_the_document():
+    """The hard kind: the new place is one the corpus names (so "absent from the documents"
+    cannot give it away) but not the question's own document; none named elsewhere: the usual."""
+    import random
+
+    from qa.evaluate import GoldItem
+    from qa.near_miss import entity_pool, make_near_misses, near_miss
+
+    doc_a = "宁波市工商联在北仑召开会议。"
+    doc_b = "杭州市有三千家企业。温州在浙江南部。"
+    corpus = doc_a + doc_b
+    pool = entity_pool(["杭州市有多少家企业？", "温州在哪里？", "上海在哪里？"])
+    changed, what = near_miss("宁波市工商联在哪里召开会议？", corpus, pool, random.Random(0), doc_a)
+    kind, change = what.split(" ")
+    old, new = change.split("->")
+    assert kind == "place" and old.startswith("宁波") and new[:2] in {"杭州", "温州"} and new in changed
+    assert new in corpus and new not in doc_a
+    # nothing of that kind named elsewhere: a value absent from the corpus, as before
+    changed, what = near_miss("宁波市工商联在哪里召开会议？", doc_a, pool, random.Random(0), doc_a)
+    assert what.split("->")[1] not in doc_a
+    # a seeded share of the twins is hard, by the item's document
+    items = [GoldItem(f"q{i}", "宁波市工商联在哪里召开会议？", ("北仑",), "place", "t", "a.txt")
+             for i in range(40)]
+    twins = make_near_misses(items, corpus, pool, 1.0, 0, {"a.txt": doc_a}, 0.5)
+    hard = [q for _i, q, _c in twins if "杭州" in q or "温州" in q]
+    assert len(twins) == 40 and 8 <= len(hard) <= 32
+
+
 def test_english_question_finds_the_chinese_passage_by_the_names_it_spells(seed_engine):
     """`Li Yanfeng` and `Dalian` are matched to 李延锋 and 大连 by pinyin: lexical search alone
     ranks their passage first, where jieba tokens of English found nothing before."""
