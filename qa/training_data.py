@@ -82,6 +82,24 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
+def _read(questions: Path) -> tuple[list[GoldItem], str]:
+    """A question file's items and the digest its cached features are filed under, of the same
+    contents: a file edited while training starts would otherwise file the old questions'
+    features under the new contents, and every later run would reuse them."""
+    before = _digest(questions)
+    items = load_gold(questions)
+    if _digest(questions) != before:
+        raise SeedQAError(f"{questions} changed while it was read; run the command again")
+    return items, before
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError as e:
+        raise SeedQAError(f"cannot read {path}: {e.strerror or e}") from None
+
+
 def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
     """One `FeatureSet` per spec (cached), and a record of where each came from.
 
@@ -94,13 +112,12 @@ def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
     work.mkdir(parents=True, exist_ok=True)
     out, sources = [], {}
     key = _code_key(model)
-    loaded = [(spec, load_gold(Path(spec[2]))) for spec in specs]
-    pool = entity_pool(i.question for _spec, items in loaded for i in items)
-    for spec, items in loaded:
+    loaded = [(spec, *_read(Path(spec[2]))) for spec in specs]
+    pool = entity_pool(i.question for _spec, items, _digest in loaded for i in items)
+    for spec, items, digest in loaded:
         name, docs, questions = spec[0], Path(spec[1]), Path(spec[2])
         group_by = spec[3] if len(spec) > 3 else (
             "doc" if len({i.doc for i in items}) >= 10 else "id")
-        digest = hashlib.sha256(questions.read_bytes()).hexdigest()[:12]
         cache = work / f"features-{name}-{digest}-{key}.npz"
         sources[name] = {"docs": _shown(docs), "questions": _shown(questions), "sha256": digest,
                          "group_by": group_by}
