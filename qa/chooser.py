@@ -162,8 +162,7 @@ class AnswerModel:
         states the first item (`…有所作为：一是…`) and passes it over (`enum`); the asked item
         gets the best probability of the sentences stating other items of the same question's
         candidates (`question`: the question of each row, default all one question)."""
-        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        item = x[:, _COL["enum_item"]]
+        item = np.atleast_2d(x)[:, _COL["enum_item"]]  # one column: no copy of the rows
         if not (item == 1.0).any():
             return probs
         q = np.zeros(len(probs), dtype=np.int64) if question is None else np.asarray(question)

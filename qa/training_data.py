@@ -127,10 +127,11 @@ def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
             out.append(fs)
             continue
         engine = SeedQA.open(docs, model=model, progress=progress)
-        corpus = strip_ws("".join(simple(f"{c.title}{c.text}") for c in engine.chunks))
+        texts = [(c.doc, simple(f"{c.title}{c.text}")) for c in engine.chunks]
+        corpus = strip_ws("".join(t for _doc, t in texts))
         documents: dict[str, list[str]] = {}
-        for c in engine.chunks:
-            documents.setdefault(c.doc, []).append(simple(f"{c.title}{c.text}"))
+        for doc, t in texts:
+            documents.setdefault(doc, []).append(t)
         twins = [
             GoldItem(f"{item.id}{TWIN}", changed, (), "unanswerable", "near_miss_made", item.doc)
             for item, changed, _change in make_near_misses(
