@@ -143,6 +143,14 @@ def sentence_spans(chunk: Chunk) -> list[tuple[int, int]]:
     return [(base + s.start, base + s.end) for s in chunk.sentences]
 
 
+def sentence_precision(vecs: np.ndarray) -> np.ndarray:
+    """Sentence vectors as every store serves them: at float16 precision, which the array store
+    (`qa.stores.array_store`) keeps to halve the largest part of an index. A store that keeps
+    float32 (Milvus) then returns the very same values, so the answer model's sentence features,
+    and so its answers, do not depend on the store (they differed by ~1e-4 before)."""
+    return np.asarray(vecs, dtype=np.float32).astype(np.float16).astype(np.float32)
+
+
 def late_keys(chunk: Chunk, text: str) -> list[str]:
     """The vector cache's texts for a chunk's late vectors: a sentence's late vector depends on
     the whole passage it was read in and on its place there."""
@@ -396,10 +404,10 @@ def build_index(
                 sents = [s.text for c in batch for s in c.sentences]
                 lo = int(offsets[first])
                 vecs, n = cache.embed("sentence", sents, enc)
-                sent_store.add(range(lo, lo + len(sents)), vecs)
                 gap = np.isnan(late[:, 0])  # no token of the pass covered it: its own vector
                 late[gap] = vecs[gap]
-                late_store.add(range(lo, lo + len(sents)), late)
+                sent_store.add(range(lo, lo + len(sents)), sentence_precision(vecs))
+                late_store.add(range(lo, lo + len(sents)), sentence_precision(late))
                 n2 += n
                 token_writer.add(tok.map(texts))
                 b.update(len(batch))

@@ -96,8 +96,14 @@ def import_squad(
     part: str = "all",
     report_fraction: float = 0.3,
     name: str | None = None,
+    holdout_seed: int | None = None,
 ) -> ImportStats:
-    """Write `out/docs/*.txt` and `out/questions.jsonl` from the SQuAD file at `path`."""
+    """Write `out/docs/*.txt` and `out/questions.jsonl` from the SQuAD file at `path`.
+
+    `seed` splits the articles and, unless `holdout_seed` is given, chooses the held-out
+    paragraphs: another `holdout_seed` holds out other paragraphs of the same side, which is how
+    training gets more real unanswerable questions of the same articles
+    (`qa.training_data.HOLDOUT_VIEWS`)."""
     if part not in PARTS:
         raise SeedQAError(f"unknown part {part!r}; use one of {', '.join(PARTS)}")
     if not 0.0 <= holdout < 1.0:
@@ -112,7 +118,7 @@ def import_squad(
 
     # every paragraph of the chosen articles, then a seeded choice of the held-out ones
     paras = [(ai, pi) for ai in chosen for pi in range(len(articles[ai].get("paragraphs") or []))]
-    rng = random.Random(f"holdout:{seed}")
+    rng = random.Random(f"holdout:{seed if holdout_seed is None else holdout_seed}")
     held = set(rng.sample(paras, round(len(paras) * holdout))) if paras and holdout else set()
 
     docs_dir = Path(out) / "docs"

@@ -41,6 +41,8 @@ PARAMS = {
 NUM_ROUNDS = 300
 FEATURES_FILE = "answer_features.npz"
 MAX_FALSE_REFUSALS = 0.03
+# the fold draws (seeds of `group_folds`) whose out-of-fold predictions choose the threshold
+FOLD_SEEDS = (0, 1, 2)
 # A set of few questions (our own seeds questions: near misses written on purpose) counts as if
 # it had this many, so thousands of Wikipedia questions do not drown what it teaches.
 MIN_SET_WEIGHT = 500
@@ -110,6 +112,32 @@ def collect(engine, items: Sequence, name: str, group_of: Callable[[object], str
         spans,
         ids=ids,
     )
+
+
+# Marks in the ids of questions training made rather than found in a set: near-miss twins
+# (`qa.near_miss`) and held-out questions of other holdout draws (`qa.training_data`). Figures
+# tell them apart from a set's own unanswerable questions, which are what a report part holds.
+MADE_MARKS = ("~near-miss", "~held")
+
+
+def stack(name: str, sets: Sequence[FeatureSet]) -> FeatureSet:
+    """The rows of several sets as one set of that name: groups, ids and weights as they are
+    (rows of the same set drawn from different indexes, e.g. other holdout draws)."""
+    xs, ys, qs, groups, ans, spans, qw, ids, terms = [], [], [], [], [], [], [], [], []
+    offset = 0
+    for s in sets:
+        xs.append(s.x)
+        ys.append(s.y)
+        qs.append(s.q + offset)
+        groups += s.groups
+        ans.append(s.answerable)
+        spans += s.spans
+        qw.append(s.weights())
+        ids += s.ids if s.ids else [""] * s.n_questions
+        terms += [t for t in s.terms if t not in terms]
+        offset += s.n_questions
+    return FeatureSet(name, np.concatenate(xs), np.concatenate(ys), np.concatenate(qs), groups,
+                      np.concatenate(ans), spans, np.concatenate(qw), terms, ids)
 
 
 def merge(sets: Sequence[FeatureSet]) -> FeatureSet:
@@ -267,24 +295,33 @@ def train(sets: Sequence[FeatureSet], out: Path, folds: int = 5,
         raise SeedQAError("no training questions; give --set NAME DOCS QUESTIONS")
     t0 = time.perf_counter()
     fs = merge(sets)
-    oof = out_of_fold(fs, folds)
+    n, draws = fs.n_questions, len(FOLD_SEEDS)
+    oofs = [out_of_fold(fs, folds, seed) for seed in FOLD_SEEDS]
     # the threshold: on the model (and `THRESHOLD_CHECKS`) alone; the other checks and skips
-    # refuse on top of it, and the figures below count them
-    alone, _right = per_question(fs, oof, THRESHOLD_CHECKS, ())
-    threshold = pick_threshold(alone, fs.answerable, max_frr, fs.weights())
-    best, right = per_question(fs, oof)
-    cv = {"all": figures(best, right, fs.answerable, threshold, fs.weights())}
-    cv_alone = {"all": figures(alone, _right, fs.answerable, threshold, fs.weights())}
-    # the twins `qa.training_data` made (ids ending in `~near-miss...`), told apart from the
-    # set's own unanswerable questions
-    made = np.array(["~near-miss" in i for i in fs.ids]) if len(fs.ids) == fs.n_questions \
-        else None
+    # refuse on top of it, and the figures below count them. Chosen on the out-of-fold
+    # predictions of all fold draws together, each question once per draw (so the figures are
+    # the draws' mean): one draw's pick moved by 0.015 with the draw alone.
+    alone, right_alone = (np.concatenate(a) for a in zip(
+        *(per_question(fs, oof, THRESHOLD_CHECKS, ()) for oof in oofs), strict=True))
+    answerable, weights = np.tile(fs.answerable, draws), np.tile(fs.weights(), draws)
+    threshold = pick_threshold(alone, answerable, max_frr, weights)
+    best, right = (np.concatenate(a) for a in zip(*(per_question(fs, oof) for oof in oofs),
+                                                  strict=True))
+    cv = {"all": figures(best, right, answerable, threshold, weights)}
+    cv_alone = {"all": figures(alone, right_alone, answerable, threshold, weights)}
+    # the questions `qa.training_data` made (`MADE_MARKS`: twins, other holdout draws), told
+    # apart from the set's own unanswerable questions
+    made = np.array([any(m in i for m in MADE_MARKS) for i in fs.ids]) \
+        if len(fs.ids) == n else None
     start = 0
     for s in sets:
-        sl = slice(start, start + s.n_questions)
-        cv[s.name] = figures(best[sl], right[sl], fs.answerable[sl], threshold,
-                             made=None if made is None else made[sl])
+        rows = np.concatenate([np.arange(start, start + s.n_questions) + d * n
+                               for d in range(draws)])
+        cv[s.name] = figures(best[rows], right[rows], answerable[rows], threshold,
+                             made=None if made is None else np.tile(made, draws)[rows])
         start += s.n_questions
+    for fig in (*cv.values(), *cv_alone.values()):
+        fig["n"] //= draws  # questions, not question-draws
     booster = fit_booster(fs.x, fs.y, fs.weights()[fs.q])
     span_meta = train_spans(fs.spans, Path(out), folds)
     meta = {
@@ -297,6 +334,7 @@ def train(sets: Sequence[FeatureSet], out: Path, folds: int = 5,
         "params": PARAMS,
         "num_rounds": NUM_ROUNDS,
         "folds": folds,
+        "fold_seeds": list(FOLD_SEEDS),
         "trained_on": {
             s.name: {"questions": s.n_questions, "answerable": int(s.answerable.sum()),
                      "candidates": int(len(s.y)), "positive": int(s.y.sum())}

@@ -388,6 +388,27 @@ def test_fit_and_report_parts_split_by_article(tmp_path):
     assert len(other) == 3 and other != titles["report"]
 
 
+def test_holdout_seed_draws_other_paragraphs_of_the_same_articles(tmp_path):
+    """Training's extra holdout draws: the split by article follows `seed` alone, so the fit
+    side keeps the same articles and question ids; another `holdout_seed` holds out other
+    paragraphs; without one the held-out paragraphs are `seed`'s, as before."""
+    arts = _many_articles(10)
+    src = _write(tmp_path / "p.json", arts)
+    import_squad(src, tmp_path / "base", holdout=0.2, seed=5, part="fit")
+    import_squad(src, tmp_path / "same", holdout=0.2, seed=5, part="fit", holdout_seed=5)
+    assert _snapshot(tmp_path / "base") == _snapshot(tmp_path / "same")
+    import_squad(src, tmp_path / "draw", holdout=0.2, seed=5, part="fit", holdout_seed=1)
+    base, draw = _rows(tmp_path / "base"), _rows(tmp_path / "draw")
+    assert [(r["id"], r["doc"]) for r in base] == [(r["id"], r["doc"]) for r in draw]
+    fit = [a for i, a in enumerate(arts) if any(r["id"].startswith(f"a{i}-") for r in base)]
+    held_base = _held_out(fit, _docs(tmp_path / "base"))
+    held_draw = _held_out(fit, _docs(tmp_path / "draw"))
+    assert len(held_base) == len(held_draw) == round(21 * 0.2)  # 7 fit articles x 3 paragraphs
+    assert held_base != held_draw
+    unanswerable = {r["id"] for r in draw if r["type"] == "unanswerable"}
+    assert unanswerable and unanswerable != {r["id"] for r in base if r["type"] == "unanswerable"}
+
+
 def test_holdout_within_a_part_stays_in_that_part(tmp_path):
     arts = _many_articles(10)
     src = _write(tmp_path / "p.json", arts)

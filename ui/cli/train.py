@@ -2,8 +2,9 @@
 
 With no `--set`, the recipe behind the shipped model: the fit parts of CMRC 2018 and DRCD from
 `../shared/external/` (imported with `qa.squad`, seed 0, 30 % of articles kept aside for
-reporting, 10 % of paragraphs held out), the fit half of our own seeds questions and the public
-dev questions, all over indexes built with the default encoder.
+reporting, 10 % of paragraphs held out, and six more draws of held-out paragraphs for more
+unanswerable questions), the fit half of our own seeds questions and the public dev questions,
+all over indexes built with the default encoder.
 """
 
 from __future__ import annotations
