@@ -123,9 +123,9 @@ def feature_sets(specs, work: Path, model: str | None, progress: bool = True):
     """One `FeatureSet` per spec (cached), and a record of where each came from.
 
     Each set also gets near-miss twins of a share of its answerable questions (`qa.near_miss`),
-    in the same cross-validation group as their source, as unanswerable examples.
+    in the same cross-validation group as their source, as unanswerable examples, and the
+    unanswerable questions of its other holdout draws (a spec's fifth entry, `HOLDOUT_VIEWS`).
     """
-
     work.mkdir(parents=True, exist_ok=True)
     out, sources = [], {}
     key = _code_key(model)
@@ -174,13 +174,12 @@ def _view_features(name: str, docs: Path, view_docs: Path, view_questions: Path,
     cache = work / f"features-{name}{HELD}{k}-{digest}-{key}.npz"
     if cache.exists():
         fs = load_set(cache, f"{name}{HELD}{k}")
-        fs.qweight = np.full(fs.n_questions, HOLDOUT_VIEW_WEIGHT)
-        return fs
-    engine = SeedQA.open(view_docs, index_dir=default_index_dir(docs), model=model,
-                         progress=progress)
-    fs = collect(engine, kept, f"{name}{HELD}{k}", lambda i: i.doc or i.id, progress)
-    fs.qweight = np.full(fs.n_questions, HOLDOUT_VIEW_WEIGHT)
-    save_set(cache, fs)
+    else:
+        engine = SeedQA.open(view_docs, index_dir=default_index_dir(docs), model=model,
+                             progress=progress)
+        fs = collect(engine, kept, f"{name}{HELD}{k}", lambda i: i.doc or i.id, progress)
+        save_set(cache, fs)
+    fs.qweight = np.full(fs.n_questions, HOLDOUT_VIEW_WEIGHT)  # set here: not part of the cache
     return fs
 
 
