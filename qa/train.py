@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -134,28 +134,23 @@ def stack(name: str, sets: Sequence[FeatureSet]) -> FeatureSet:
         spans += s.spans
         qw.append(s.weights())
         ids += s.ids if s.ids else [""] * s.n_questions
-        terms += [t for t in s.terms if t not in terms]
+        terms += s.terms
         offset += s.n_questions
     return FeatureSet(name, np.concatenate(xs), np.concatenate(ys), np.concatenate(qs), groups,
-                      np.concatenate(ans), spans, np.concatenate(qw), terms, ids)
+                      np.concatenate(ans), spans, np.concatenate(qw), list(dict.fromkeys(terms)),
+                      ids)
 
 
 def merge(sets: Sequence[FeatureSet]) -> FeatureSet:
-    xs, ys, qs, groups, ans, spans, qw, ids = [], [], [], [], [], [], [], []
-    offset = 0
-    for s in sets:
-        qw.append(s.weights() * max(1.0, MIN_SET_WEIGHT / max(s.n_questions, 1)))
-        spans += [(q, t, g, f"{s.name}:{grp}") for q, t, g, grp in s.spans]
-        xs.append(s.x)
-        ys.append(s.y)
-        qs.append(s.q + offset)
-        groups += [f"{s.name}:{g}" for g in s.groups]
-        ans.append(s.answerable)
-        ids += [f"{s.name}:{i}" for i in s.ids] if s.ids else [""] * s.n_questions
-        offset += s.n_questions
-    return FeatureSet("+".join(s.name for s in sets), np.concatenate(xs), np.concatenate(ys),
-                      np.concatenate(qs), groups, np.concatenate(ans), spans, np.concatenate(qw),
-                      ids=ids)
+    """All sets as one to train on: groups, ids and span groups prefixed by the set's name (no
+    group spans two sets), each set weighted as if it had at least `MIN_SET_WEIGHT` questions."""
+    return stack("+".join(s.name for s in sets), [
+        replace(s, groups=[f"{s.name}:{g}" for g in s.groups],
+                ids=[f"{s.name}:{i}" for i in s.ids],
+                spans=[(q, t, g, f"{s.name}:{grp}") for q, t, g, grp in s.spans],
+                qweight=s.weights() * max(1.0, MIN_SET_WEIGHT / max(s.n_questions, 1)),
+                terms=[])
+        for s in sets])
 
 
 def fit_booster(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None):
