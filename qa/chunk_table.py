@@ -10,6 +10,8 @@ citation steps of one answer read the same few.
 from __future__ import annotations
 
 import json
+import os
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -21,6 +23,7 @@ from qa.core.records import Chunk, Sentence
 
 CHUNKS = "chunks.jsonl"
 OFFSETS = "chunk_offsets.npy"
+BLOCK = 1 << 22  # bytes read at a time when streaming every chunk
 
 
 def write_chunks(folder: Path, chunks: Iterable[Chunk]) -> np.ndarray:
@@ -50,27 +53,33 @@ class ChunkTable(CachedChunks):
         super().__init__(CACHE_SIZE)
         self._path = Path(folder) / CHUNKS
         self._offsets = np.load(Path(folder) / OFFSETS, mmap_mode="r")
-        self._fh = None
+        # opened now, not on first read: a rebuild removes superseded versions, and an open
+        # handle keeps this version readable for answers still using it (POSIX)
+        self._fd = os.open(self._path, os.O_RDONLY)
+        self._close = weakref.finalize(self, os.close, self._fd)  # closed with the table
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
     def _read(self, i: int) -> Chunk:
-        if self._fh is None:
-            self._fh = open(self._path, "rb")  # noqa: SIM115 (kept open for the index's life)
         start, end = int(self._offsets[i]), int(self._offsets[i + 1])
-        self._fh.seek(start)
-        return chunk_from(json.loads(self._fh.read(end - start)))
+        return chunk_from(json.loads(os.pread(self._fd, end - start, start)))
 
     def __iter__(self) -> Iterator[Chunk]:
-        """All chunks in order, streamed (not cached): for the few callers that need every one."""
-        with open(self._path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield chunk_from(json.loads(line))
+        """All chunks in order, streamed (not cached): for the few callers that need every one.
+        Read through the handle held since opening, a block of lines at a time."""
+        fd, n, i = self._fd, len(self), 0
+        while i < n:
+            j = int(np.searchsorted(self._offsets, self._offsets[i] + BLOCK, side="right")) - 1
+            j = min(max(j, i + 1), n)
+            lo = int(self._offsets[i])
+            block = os.pread(fd, int(self._offsets[j]) - lo, lo)
+            for k in range(i, j):
+                yield chunk_from(json.loads(block[int(self._offsets[k]) - lo:
+                                                  int(self._offsets[k + 1]) - lo]))
+            i = j
 
     def close(self) -> None:
+        """Release the file now rather than when the table is collected; no reads after this."""
         with self._lock:
-            if self._fh is not None:
-                self._fh.close()
-                self._fh = None
+            self._close()

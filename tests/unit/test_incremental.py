@@ -57,3 +57,25 @@ def test_changed_folder_reads_and_embeds_only_what_changed(tmp_path, monkeypatch
     assert [c.id for c in second.chunks] == list(range(len(second.chunks)))
     err = capsys.readouterr().err
     assert "+1 files, ~3 changed, -1 removed, 4 read" in err
+
+
+def test_an_index_still_in_use_answers_after_a_rebuild_removes_its_version(tmp_path):
+    """A chat app opens the index; `seedqa index` (or an upload) then rebuilds the same folder
+    and removes the superseded version. The app's next answer, its first one included, still
+    reads the version it opened instead of failing on a missing `chunks.jsonl`."""
+    from qa.engine import SeedQA
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"d{i:02}.txt").write_text(_doc(i), encoding="utf-8")
+    enc = FakeEncoder()
+    running = SeedQA(open_index(docs, tmp_path / "idx", enc, progress=False), enc, docs)
+    (docs / "d03.txt").write_text(_doc(3), encoding="utf-8")
+    rebuilt = open_index(docs, tmp_path / "idx", enc, progress=False)
+
+    assert not running.index.folder.exists()  # the old version is gone from disk
+    answer = running.answer("第1号商会的会长是谁？")
+    assert not answer.refused and "张1" in answer.answer
+    assert all(c.doc != "d03.txt" for c in running.index.chunks)  # still the old version
+    assert "d03.txt" in {c.doc for c in rebuilt.chunks}
