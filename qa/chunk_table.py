@@ -51,11 +51,10 @@ class ChunkTable(CachedChunks):
 
     def __init__(self, folder: Path) -> None:
         super().__init__(CACHE_SIZE)
-        self._path = Path(folder) / CHUNKS
         self._offsets = np.load(Path(folder) / OFFSETS, mmap_mode="r")
         # opened now, not on first read: a rebuild removes superseded versions, and an open
         # handle keeps this version readable for answers still using it (POSIX)
-        self._fd = os.open(self._path, os.O_RDONLY)
+        self._fd = os.open(Path(folder) / CHUNKS, os.O_RDONLY)
         self._close = weakref.finalize(self, os.close, self._fd)  # closed with the table
 
     def __len__(self) -> int:
