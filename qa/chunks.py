@@ -8,19 +8,13 @@ in `documents.clean_text(file)`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 
-from qa.core.punctuation import CLOSERS, SENTENCE_ENDS
+from qa.core.punctuation import sentence_ends
 from qa.core.records import Chunk, Paragraph, Sentence
 
 TARGET_CHARS = 250
 MAX_CHARS = 400
-
-_END = SENTENCE_ENDS
-_CLOSE = CLOSERS
-_SENTENCE_RE = re.compile(f"[^{_END}]*(?:[{_END}]+[{_CLOSE}]*|$)")
-
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """`(start, end)` offsets of the sentences of `text`; a closing quote stays with its sentence.
@@ -28,15 +22,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     Offsets rather than strings, so callers can map each sentence back to its source lines.
     """
     spans = []
-    for m in _SENTENCE_RE.finditer(text):
-        s, e = m.start(), m.end()
-        if e <= s:
-            continue
+    start = 0
+    for end in [*sentence_ends(text), len(text)]:
+        s = start
         # leading whitespace belongs to no sentence
-        while s < e and text[s].isspace():
+        while s < end and text[s].isspace():
             s += 1
-        if s < e:
-            spans.append((s, e))
+        if s < end:
+            spans.append((s, end))
+        start = end
     return spans
 
 

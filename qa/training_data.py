@@ -89,6 +89,9 @@ def _code_key(model: str | None) -> str:
                 qa.engine, qa.crosslingual, qa.train, qa.metrics):
         h.update(Path(mod.__file__).read_bytes())
     h.update(Path(__file__).read_bytes())
+    # and how files become chunks (loading, cleaning, sentence ends), which the index tracks
+    from qa.index_build import pipeline_id
+    h.update(pipeline_id().encode())
     return h.hexdigest()[:12]
 
 

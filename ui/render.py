@@ -15,15 +15,15 @@ class names, so the output survives Gradio's HTML sanitizer unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
-from qa.core.punctuation import SENTENCE_ENDS
+from qa.core.punctuation import sentence_ends
 from qa.core.records import REFUSAL, Answer
 
 # Characters that mean something to Markdown (links, emphasis, code, headings, tables, lists),
 # to KaTeX (`$`) or to a template engine (`{}`), on top of the five that HTML itself reserves.
 _MARKDOWN_SIGNIFICANT = "\\`*_{}[]()#+-!|~$:"
 _ENTITY = {ord(c): f"&#{ord(c)};" for c in "&<>\"'" + _MARKDOWN_SIGNIFICANT}
-_SENTENCE_ENDS = SENTENCE_ENDS + "\n"
 
 EMPTY_SOURCES = (
     '<div class="sq-sources sq-empty">'
@@ -77,13 +77,20 @@ def highlight(passage: str, sentence: str, span: str = "", at: int | None = None
     return text(passage)
 
 
+@lru_cache(maxsize=256)
+def _ends(passage: str) -> tuple[int, ...]:
+    """Where an excerpt may start or stop: after a sentence end (as chunking cuts sentences) or a
+    line break. Cached: the same passages come back answer after answer."""
+    return tuple(sorted({*sentence_ends(passage), *(i + 1 for i, c in enumerate(passage) if c == "\n")}))
+
+
 def _cut_before(passage: str, at: int, room: int) -> int:
     """Where an excerpt ending context before `at` should start: a sentence start if one is near."""
     start = max(0, at - room)
     if start == 0:
         return 0
-    found = [i for i in (passage.find(p, start, at) for p in _SENTENCE_ENDS) if i >= 0]
-    return min(found) + 1 if found else start
+    found = [e for e in _ends(passage) if start < e <= at]
+    return found[0] if found else start
 
 
 def _cut_after(passage: str, end: int, room: int) -> int:
@@ -91,8 +98,8 @@ def _cut_after(passage: str, end: int, room: int) -> int:
     stop = min(len(passage), end + room)
     if stop == len(passage):
         return stop
-    best = max(passage.rfind(p, end, stop) for p in _SENTENCE_ENDS)
-    return best + 1 if best >= 0 else stop
+    found = [e for e in _ends(passage) if end < e <= stop]
+    return found[-1] if found else stop
 
 
 def excerpt(

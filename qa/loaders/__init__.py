@@ -23,7 +23,8 @@ def register(name: str, target: str, suffixes: tuple[str, ...]) -> None:
         _BY_SUFFIX[s.lower()] = name
 
 
-register("text", "qa.loaders.text:TextLoader", (".txt", ".md"))
+register("text", "qa.loaders.text:TextLoader", (".txt",))
+register("markdown", "qa.loaders.markdown:MarkdownLoader", (".md", ".markdown"))
 register("pdf", "qa.loaders.pdf:PdfLoader", (".pdf",))
 register("docx", "qa.loaders.docx:DocxLoader", (".docx",))
 register("html", "qa.loaders.html:HtmlLoader", (".html", ".htm"))

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from qa.core.punctuation import CLOSERS, SENTENCE_ENDS
+from qa.core.punctuation import CLOSERS, SENTENCE_ENDS, ends_sentence
 from qa.core.records import Paragraph
 
 _CJK = (
@@ -31,6 +31,12 @@ _CLOSED_RE = re.compile(
 _SENTENCE_PUNCT = set("，。；！？、：,;!?")
 _LATIN_END = re.compile(r"[A-Za-z]$")
 _LATIN_START = re.compile(r"^[A-Za-z]")
+# a heading in Latin script: a capital or digit first, two letters in a row somewhere
+_LATIN_HEADING = re.compile(r"^[A-Z0-9].*[A-Za-z]{2}")
+# a Latin word or number that a line break (or a blank line) cut from the next line's word
+_LATIN_LEFT = re.compile(r"(?:[A-Za-z]|(?:^|[\sA-Za-z])\d+|[A-Za-z0-9][.,;:!?%)\"'])$")
+_LATIN_RIGHT = re.compile(r"^[A-Za-z]")
+_DIGIT_RIGHT = re.compile(r"^\d")
 MAX_HEADING = 40
 # Why paragraph and block caps: a file without blank lines (one paragraph per line, or one giant
 # line) or without sentence ends would otherwise become one paragraph of the whole file, held
@@ -67,7 +73,8 @@ class _Para:
         self.text += piece
         self.last = line
 
-    def extend(self, other: _Para) -> None:
+    def extend(self, other: _Para, sep: str = "") -> None:
+        self.text += sep
         base = len(self.text)
         self.text += other.text
         self.breaks.extend((base + off, ln) for off, ln in other.breaks)
@@ -121,10 +128,23 @@ def _collapse_doubled(text: str) -> str:
     return text
 
 
+def _latin_title(text: str) -> bool:
+    """`The Eiffel Tower`, `Real world`: a capital first, and in a line of more than three words
+    every word of four letters or more capitalised (`It was built from` is a cut sentence)."""
+    if not _LATIN_HEADING.match(text):
+        return False
+    words = text.split()
+    return len(words) <= 3 or all(not w[:1].islower() for w in words if len(w) >= 4)
+
+
 def _looks_like_heading(text: str) -> bool:
-    if not text or len(text) > MAX_HEADING or not _CJK_RE.search(text):
+    if not text or len(text) > MAX_HEADING:
+        return False
+    if not _CJK_RE.search(text) and not _latin_title(text):
         return False
     if any(ch in _SENTENCE_PUNCT for ch in text) or text.endswith(("—", "-", "…")):
+        return False
+    if ends_sentence(text):  # `The tower is tall.`: a sentence, not a title
         return False
     return not text.startswith(("■", "（", "(", "【"))
 
@@ -136,12 +156,15 @@ def _is_byline(text: str) -> bool:
 
 def is_closed(text: str) -> bool:
     """Whether a paragraph ends a sentence, so a following paragraph starts a new one."""
-    return bool(_CLOSED_RE.search(text.rstrip())) or _is_byline(text)
+    return bool(_CLOSED_RE.search(text.rstrip())) or _is_byline(text) or ends_sentence(text)
 
 
 def _join_sep(left: str, right: str) -> str:
-    """The separator a hard line break stood for: one space between Latin words, else none."""
-    if _LATIN_END.search(left) and _LATIN_START.search(right):
+    """The separator a hard line break stood for: one space between Latin words (`is` `330`,
+    `tall.` `It`, `from 1887` `to`), else none (`截至2020` `年`, `1004.` `53万元`)."""
+    if _LATIN_END.search(left) and (_LATIN_START.search(right) or _DIGIT_RIGHT.search(right)):
+        return " "
+    if _LATIN_LEFT.search(left) and _LATIN_RIGHT.search(right):
         return " "
     return ""
 
@@ -283,7 +306,7 @@ def _raw_paragraphs(lines: Iterable[Line]) -> Iterator[_Para]:
                     and not is_closed(pending.text)
                     and len(pending.text) + len(p.text) <= MAX_PARAGRAPH_CHARS
                 ):
-                    pending.extend(p)
+                    pending.extend(p, _join_sep(pending.text, p.text))
                     continue
                 yield pending
                 pending = p

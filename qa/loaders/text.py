@@ -1,4 +1,4 @@
-"""The first `Loader`: plain text and Markdown files, read line by line.
+"""The first `Loader`: plain text files, read line by line (Markdown has its own, `markdown`).
 
 Files are streamed (a 50 MB file is never held as several copies), decoded as UTF-8 (BOM
 allowed) or, failing that, GB18030; universal newlines handle `\\r\\n`, `\\r` and mixes. The
@@ -67,9 +67,9 @@ def iter_lines(path: Path) -> Iterator[Line]:
 
 
 class TextLoader:
-    """`.txt` and `.md` files: decoded, then cleaned of newspaper layout."""
+    """`.txt` files: decoded, then cleaned of newspaper layout."""
 
-    suffixes: ClassVar[tuple[str, ...]] = (".txt", ".md")
+    suffixes: ClassVar[tuple[str, ...]] = (".txt",)
 
     def load(self, path: Path, doc: str) -> Iterator[Paragraph]:
         return clean(iter_lines(path), doc)

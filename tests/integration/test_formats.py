@@ -95,3 +95,46 @@ def test_every_file_is_indexed_and_no_chunk_spans_pages(engine):
     assert {c.page for c in qa.chunks if c.doc == "report.pdf"} == {1, 2, 4}
     assert all(c.block for c in qa.chunks if c.doc != "report.pdf")
     assert not any(Path(c.doc).suffix == ".pdf" and c.block for c in qa.chunks)
+
+
+TOWER_TXT = """\
+The Eiffel Tower
+
+The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. It is
+named after the engineer Gustave Eiffel, whose company designed and built the tower.
+
+The tower is 330 metres tall, about the same height as an 81-storey building.
+
+More than 6 million people visit the tower every year.
+"""
+
+
+@pytest.fixture(scope="module")
+def english_and_markdown(tmp_path_factory) -> SeedQA:
+    from tests.unit.test_loaders import NOTES_MD
+
+    root = tmp_path_factory.mktemp("english")
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "tower.txt").write_text(TOWER_TXT, encoding="utf-8")
+    (docs / "notes.md").write_text(NOTES_MD, encoding="utf-8")
+    enc = FakeEncoder()
+    return SeedQA(open_index(docs, root / "idx", enc, progress=False), enc, docs)
+
+
+@pytest.mark.parametrize("question,sentence,label", [
+    ("How many people visit the tower every year?",
+     "More than 6 million people visit the tower every year.", "tower.txt:8"),
+    ("Who is the Eiffel Tower named after?",
+     "It is named after the engineer Gustave Eiffel, whose company designed and built the tower.",
+     "tower.txt:3-4"),
+    ("数据库迁移到了哪个版本？", "数据库迁移到 PostgreSQL 15，耗时3天，详见迁移记录。", "notes.md:7"),
+])
+def test_english_and_markdown_answers_are_one_sentence_cited_by_line(
+        english_and_markdown, question, sentence, label):
+    a = english_and_markdown.answer(question, threshold=0.0)
+    assert not a.refused
+    assert a.answer == sentence  # one sentence, not the whole document
+    assert a.location.label() == label
+    cited = a.citations[a.source - 1]
+    assert cited.text[a.location.char_start:a.location.char_end] == sentence

@@ -85,3 +85,22 @@ def test_sentence_lines_are_inside_the_chunk_lines(chunks_by_file):
         for c in chunks:
             for s in c.sentences:
                 assert c.line_start <= s.line_start <= s.line_end <= c.line_end
+
+
+def test_english_sentences_end_at_a_full_stop_but_not_after_abbreviations_or_initials():
+    text = ("The tower is 330 metres tall. It was built by Mr. Eiffel from 1887 to 1889. "
+            "See J. K. Rowling, e.g. her first book. It cost $1.5 million.")
+    assert _split(text) == [
+        "The tower is 330 metres tall.",
+        "It was built by Mr. Eiffel from 1887 to 1889.",
+        "See J. K. Rowling, e.g. her first book.",
+        "It cost $1.5 million.",
+    ]
+
+
+def test_full_stops_inside_chinese_text_end_no_sentence():
+    # decimals, addresses, a numbered list and a Latin name in Chinese text stay whole
+    for text in ("累计捐款超1.6亿元，详见www.gov.cn。",
+                 "例子：1. 羊声 (3)2. 不是气体 (5)这一题的解法是。",
+                 "由美国医生阿普伽(Dr. Virginia Apgar)在1952年发明。"):
+        assert _split(text) == [text]

@@ -42,6 +42,24 @@ def test_latin_words_across_a_line_break_keep_one_space(tmp_path):
     assert clean_text(f) == "The quick brown fox jumps over the lazy dog. 中文继续写。"
 
 
+def test_an_english_document_keeps_its_title_and_paragraphs_apart(tmp_path):
+    f = tmp_path / "tower.txt"
+    f.write_text(
+        "The Eiffel Tower\n\nThe tower is in Paris. It is\n330 metres tall.\n\n"
+        "It was built by his company from\n\n1887 to 1889.\n\nMore than 6 million people visit it.\n",
+        encoding="utf-8",
+    )
+    paras = list(read_paragraphs(f, f.name))
+    assert [(p.text, p.is_heading) for p in paras] == [
+        ("The Eiffel Tower", True),
+        ("The tower is in Paris. It is 330 metres tall.", False),
+        # a sentence cut by a blank line is rejoined, with the space a line break stood for
+        ("It was built by his company from 1887 to 1889.", False),
+        ("More than 6 million people visit it.", False),
+    ]
+    assert {p.title for p in paras[1:]} == {"The Eiffel Tower"}
+
+
 def test_justified_spaces_between_cjk_are_dropped(clean_a):
     raw = DOC_A.read_text(encoding="utf-8")
     assert "海外江苏商\n会 2020 年 累 计 捐 赠 款 物 金 额" in raw

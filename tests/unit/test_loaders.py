@@ -459,3 +459,63 @@ def test_pdf_gaps_of_justified_chinese_are_not_spaces(tmp_path):
     c.drawString(72, 684, "Annual report 年度报告")
     c.save()
     assert [p.text for p in _paras(f)] == ["海外商会累计捐赠款物。Annual report 年度报告"]
+
+
+# ------------------------------------------------------------------------------------- Markdown
+
+NOTES_MD = """\
+# 项目周报
+
+## 本周进展
+
+- 完成了**用户登录**模块的开发，
+  共修复缺陷12个。
+- 数据库迁移到 `PostgreSQL 15`，耗时3天，详见[迁移记录](https://example.com/m)。
+
+```
+print("不是正文")
+```
+
+## Team
+
+The release moved to
+Friday. <b>Nobody</b> objected.
+
+| 姓名 | 职务 |
+| --- | --- |
+| 王小明 | 负责人 |
+"""
+
+
+def test_markdown_blocks_without_marks_cited_by_line(tmp_path):
+    f = tmp_path / "notes.md"
+    f.write_text(NOTES_MD, encoding="utf-8")
+    assert type(loader_for(f)).__name__ == "MarkdownLoader"
+    paras = _paras(f)
+    assert [(p.text, p.is_heading, p.headings) for p in paras] == [
+        ("项目周报", True, ("项目周报",)),
+        ("本周进展", True, ("项目周报", "本周进展")),
+        # list items apart, marks dropped, a link's text kept and its address not, lines joined
+        ("完成了用户登录模块的开发，共修复缺陷12个。", False, ("项目周报", "本周进展")),
+        ("数据库迁移到 PostgreSQL 15，耗时3天，详见迁移记录。", False, ("项目周报", "本周进展")),
+        # the code block is not prose; a heading of a lower level closes its sibling
+        ("Team", True, ("项目周报", "Team")),
+        ("The release moved to Friday. Nobody objected.", False, ("项目周报", "Team")),
+        ("姓名：王小明；职务：负责人", False, ("项目周报", "Team")),
+    ]
+    assert _label(f, "完成了用户登录模块的开发，共修复缺陷12个。") == "notes.md:5-6"
+    assert _label(f, "Nobody objected.") == "notes.md:16"
+    assert _label(f, "姓名：王小明；") == "notes.md:20"
+    assert paras[2].title == "项目周报 本周进展"
+
+
+def test_markdown_long_paragraph_is_cut_with_its_lines(tmp_path):
+    f = tmp_path / "long.md"
+    body = "\n".join(f"第{i}行的文字写得很长很长，一直写到这一行结束为止。" for i in range(1, 121))
+    f.write_text("# 标题\n\n" + body + "\n", encoding="utf-8")
+    paras = _paras(f)[1:]
+    assert len(paras) > 1 and max(len(p.text) for p in paras) <= 2000
+    assert "".join(p.text for p in paras) == "".join(body.split("\n"))
+    for p in paras:  # every piece starts on the line its first character came from
+        first = p.text[: p.text.index("行")]
+        assert p.line_start == int(first.removeprefix("第")) + 2

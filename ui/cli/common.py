@@ -21,7 +21,7 @@ docs_option = click.option(
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("seeds"),
     show_default=True,
-    help="Folder of documents (.txt/.md) to answer from.",
+    help="Folder of documents (.txt, .md, .pdf, .docx, .html) to answer from.",
 )
 
 index_option = click.option(
