@@ -95,7 +95,7 @@ def test_failed_build_leaves_the_previous_index_live(built, seed_engine):
 
 
 def test_empty_or_missing_folder_is_a_clear_error(tmp_path, seed_engine):
-    with pytest.raises(SeedQAError, match="no .txt, .md, .pdf, .docx, .html or .htm documents in"):
+    with pytest.raises(SeedQAError, match="no .txt, .md, .markdown, .pdf, .docx, .html or .htm documents in"):
         open_index(tmp_path, tmp_path / "idx", seed_engine.encoder, progress=False)
     with pytest.raises(SeedQAError, match="does not exist"):
         open_index(tmp_path / "nope", None, seed_engine.encoder, progress=False)

@@ -362,6 +362,6 @@ def test_cli_on_a_folder_without_documents_is_one_line(tmp_path):
     r = run_cli(["index", "--docs", str(empty), "--index", str(tmp_path / "idx")], timeout=600)
     assert r.returncode == 1
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("seedqa:")]
-    assert errors == [f"seedqa: error: no .txt, .md, .pdf, .docx, .html or .htm documents in "
-                      f"{empty}; put documents there or pass --docs"]
+    assert errors == ["seedqa: error: no .txt, .md, .markdown, .pdf, .docx, .html or .htm "
+                      f"documents in {empty}; put documents there or pass --docs"]
     assert "Traceback" not in r.stderr
