@@ -348,7 +348,8 @@ def build_app(
             bot = render.error_html(f"内部错误（{type(e).__name__}），详情见终端输出。")
         messages.append({"role": "assistant", "content": bot})
         sources = render.sources_html(answer) if answer is not None else gr.skip()
-        yield "", messages, asked + [question], sources
+        # the box was emptied when the question was shown: what was typed since is the next one
+        yield gr.skip(), messages, asked + [question], sources
 
     def clear() -> tuple[list, list, str, str]:
         return [], [], render.EMPTY_SOURCES, ""
@@ -503,8 +504,11 @@ def build_app(
         inputs = [box, chatbot, asked, top_k, mode, threshold]
         outputs = [box, chatbot, asked, sources]
         events = {"api_visibility": "private", "show_progress": "hidden"}
-        box.submit(respond, inputs, outputs, **events)
-        send.click(respond, inputs, outputs, **events)
+        # A question sent while the previous answer is still coming waits for it ("always_last")
+        # instead of being dropped (Gradio's default "once"): Enter pressed just as an answer
+        # appears, before its event has closed, did nothing.
+        box.submit(respond, inputs, outputs, trigger_mode="always_last", **events)
+        send.click(respond, inputs, outputs, trigger_mode="always_last", **events)
         chatbot.example_select(pick_example, None, box, api_visibility="private").then(
             respond, inputs, outputs, **events
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import shutil
 import threading
+import time
 
 import pytest
 
@@ -31,9 +32,12 @@ class Recording:
         self.calls: list[tuple[str, list[str] | None]] = []
         self.lock = threading.Lock()
 
+        self.slow: dict[str, float] = {}  # question -> seconds to hold its answer back
+
     def answer(self, question, history=None, **kwargs):
         with self.lock:
             self.calls.append((question, list(history) if history else None))
+        time.sleep(self.slow.get(question, 0.0))
         return self.engine.answer(question, history=history, **kwargs)
 
 
@@ -124,6 +128,51 @@ def test_chat_flow(page, seed_app, recording, seed_engine):
     ask(page, q1)
     assert recording.calls[-1] == (q1, None)
     assert page.outside_requests == [], "the page fetched something from outside this machine"
+
+
+def test_a_question_sent_while_an_answer_is_coming_is_answered_after_it(page, seed_app,
+                                                                         recording):
+    first, second = "北仑有多少家模具企业？", "骆驼商会所在辖区的工业总产值是多少？"
+    recording.slow[first] = 3.0
+    try:
+        open_chat(page, seed_app.local_url)
+        box = page.locator("#sq-input textarea")
+        box.fill(first)
+        box.press("Enter")
+        last_bot(page).locator(".sq-pending").wait_for()  # the first answer is on its way
+        box.fill(second)  # typed meanwhile: the first answer must not wipe it
+        page.wait_for_function(
+            """() => !document.querySelector("#sq-chat [data-testid='bot'] .sq-pending")"""
+        )
+        assert box.input_value() == second
+        assert page.locator("#sq-chat [data-testid='bot']").count() == 1
+        box.press("Enter")
+        page.wait_for_function(
+            """() => {
+                const bots = document.querySelectorAll("#sq-chat [data-testid='bot']");
+                return bots.length === 2 && !bots[1].querySelector('.sq-pending');
+            }"""
+        )
+        assert "近2000家" in page.locator("#sq-chat [data-testid='bot']").first.inner_text()
+        # sent while the first was still coming: deferred, then answered, not dropped
+        recording.slow[first] = 3.0
+        box.fill(first)
+        box.press("Enter")
+        last_bot(page).locator(".sq-pending").wait_for()
+        box.fill(second)
+        box.press("Enter")
+        page.wait_for_function(
+            """() => {
+                const bots = document.querySelectorAll("#sq-chat [data-testid='bot']");
+                return bots.length === 4 && !bots[3].querySelector('.sq-pending');
+            }"""
+        )
+        users = page.locator("#sq-chat [data-testid='user']")
+        assert [users.nth(i).inner_text().strip() for i in range(4)] == [
+            first, second, first, second]
+        assert recording.calls[-1] == (second, [first, second, first])
+    finally:
+        recording.slow.clear()
 
 
 def test_example_question_is_answered(page, seed_app):
