@@ -81,7 +81,8 @@ def highlight(passage: str, sentence: str, span: str = "", at: int | None = None
 def _ends(passage: str) -> tuple[int, ...]:
     """Where an excerpt may start or stop: after a sentence end (as chunking cuts sentences) or a
     line break. Cached: the same passages come back answer after answer."""
-    return tuple(sorted({*sentence_ends(passage), *(i + 1 for i, c in enumerate(passage) if c == "\n")}))
+    breaks = (i + 1 for i, c in enumerate(passage) if c == "\n")
+    return tuple(sorted({*sentence_ends(passage), *breaks}))
 
 
 def _cut_before(passage: str, at: int, room: int) -> int:

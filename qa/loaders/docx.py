@@ -81,6 +81,15 @@ class Sections:
     def path(self) -> tuple[str, ...]:
         return tuple(t for _, t in self.stack)
 
+    def open(self, level: int, text: str) -> tuple[str, ...]:
+        """Start a section under the nearest heading of a lower level; its heading path."""
+        while self.stack and self.stack[-1][0] >= level:
+            self.stack.pop()
+        self.stack.append((level, text))
+        self.section += 1
+        self.block = 0
+        return self.path
+
     def heading(self, level: int, text: str) -> Iterator[Paragraph]:
         text = one_line(text)
         if not text:
@@ -88,12 +97,7 @@ class Sections:
         if len(text) > MAX_HEADING_CHARS:
             yield from self.body(text)
             return
-        while self.stack and self.stack[-1][0] >= level:
-            self.stack.pop()
-        self.stack.append((level, text))
-        self.section += 1
-        self.block = 0
-        path = self.path
+        path = self.open(level, text)
         yield Paragraph(doc=self.doc, title=" ".join(path), text=text, line_start=0, line_end=0,
                         section=self.section, is_heading=True, headings=path)
 

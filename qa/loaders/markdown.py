@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from qa.core.records import Paragraph
-from qa.loaders.docx import MAX_HEADING_CHARS, row_passage, split_long
+from qa.loaders.docx import MAX_HEADING_CHARS, Sections, row_passage, split_long
 from qa.loaders.pdf import join_break
 from qa.loaders.text import detect_encoding
 
@@ -65,37 +65,28 @@ def _pieces(text: str, breaks: tuple[tuple[int, int], ...]) -> Iterator[tuple[st
 
 
 class _Sections:
-    """The heading path and section counter of a Markdown file."""
+    """A Markdown file's heading path (`Sections` of the Word loader), with lines for citing."""
 
     def __init__(self, doc: str) -> None:
         self.doc = doc
-        self.stack: list[tuple[int, str]] = []
-        self.section = 0
-
-    @property
-    def path(self) -> tuple[str, ...]:
-        return tuple(t for _, t in self.stack)
+        self.path = Sections(doc)
 
     def heading(self, level: int, text: str, breaks: tuple) -> Iterator[Paragraph]:
         if len(text) > MAX_HEADING_CHARS:
             yield from self.body(text, breaks)
             return
-        while self.stack and self.stack[-1][0] >= level:
-            self.stack.pop()
-        self.stack.append((level, text))
-        self.section += 1
-        path = self.path
-        line = breaks[0][1]
-        yield Paragraph(doc=self.doc, title=" ".join(path), text=text, line_start=line,
-                        line_end=breaks[-1][1], section=self.section, is_heading=True,
-                        breaks=breaks, headings=path)
+        path = self.path.open(level, text)
+        yield Paragraph(doc=self.doc, title=" ".join(path), text=text,
+                        line_start=breaks[0][1], line_end=breaks[-1][1],
+                        section=self.path.section, is_heading=True, breaks=breaks,
+                        headings=path)
 
     def body(self, text: str, breaks: tuple) -> Iterator[Paragraph]:
-        path = self.path
+        path = self.path.path
         for piece, own in _pieces(text, breaks):
             yield Paragraph(doc=self.doc, title=" ".join(path), text=piece,
-                            line_start=own[0][1], line_end=own[-1][1], section=self.section,
-                            breaks=own, headings=path)
+                            line_start=own[0][1], line_end=own[-1][1],
+                            section=self.path.section, breaks=own, headings=path)
 
 
 def _cells(tokens: list, i: int) -> tuple[list[str], int, int]:
